@@ -1,0 +1,40 @@
+/* model.h — a model directory opened for inference: config + mapped weights, every tensor the
+ * config implies checked present with the right shape. Dimension letters: L layers, H hidden,
+ * F FFN width, NH/NKV heads, D head dim, V vocab. */
+#ifndef SP_MODEL_H
+#define SP_MODEL_H
+
+#include "error.h"
+#include "model_config.h"
+#include "safetensors.h"
+
+typedef struct {
+    const sp_tensor *attn_norm; /* [H]            input_layernorm */
+    const sp_tensor *q;         /* [NH*D, H]      self_attn.q_proj */
+    const sp_tensor *k;         /* [NKV*D, H]     self_attn.k_proj */
+    const sp_tensor *v;         /* [NKV*D, H]     self_attn.v_proj */
+    const sp_tensor *o;         /* [H, NH*D]      self_attn.o_proj */
+    const sp_tensor *mlp_norm;  /* [H]            post_attention_layernorm */
+    const sp_tensor *gate;      /* [F, H]         mlp.gate_proj */
+    const sp_tensor *up;        /* [F, H]         mlp.up_proj */
+    const sp_tensor *down;      /* [H, F]         mlp.down_proj */
+} sp_layer_tensors;
+
+typedef struct {
+    char *dir;
+    sp_model_config cfg;
+    sp_safetensors st;
+    const sp_tensor *embed;      /* [V, H] model.embed_tokens */
+    const sp_tensor *final_norm; /* [H]    model.norm */
+    const sp_tensor *lm_head;    /* [V, H] lm_head (== embed when tied) */
+    sp_layer_tensors *layers;    /* [L] */
+} sp_model;
+
+/* Opens `dir/config.json` and the weights; validates names and shapes against the config. */
+int sp_model_open(const char *dir, sp_model *m, sp_error *err);
+void sp_model_close(sp_model *m);
+
+/* Bytes of one layer's tensors as stored (real byte counts from the files). */
+size_t sp_model_layer_bytes(const sp_model *m, int layer);
+
+#endif

@@ -1,0 +1,32 @@
+/* tokenizer.h — Hugging Face `tokenizer.json` byte-level BPE (Llama-3 / GPT-2 style): added and
+ * special tokens matched first, then the Split pre-tokenizer regex (PCRE2, Unicode-aware), the
+ * ByteLevel byte-to-unicode map, BPE merges by rank; BOS from the post-processor. */
+#ifndef SP_TOKENIZER_H
+#define SP_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct sp_tokenizer sp_tokenizer;
+
+/* path: a tokenizer.json file, or a directory holding one. */
+int sp_tokenizer_load(const char *path, sp_tokenizer **out, sp_error *err);
+void sp_tokenizer_free(sp_tokenizer *tok);
+
+/* Encodes len bytes of UTF-8 text. *ids is malloc'ed (caller frees), *n its length. Invalid
+ * UTF-8 is an error naming the byte offset. add_bos prepends the BOS token when the tokenizer
+ * has one. */
+int sp_tokenizer_encode(const sp_tokenizer *tok, const char *text, size_t len, int add_bos,
+                        int32_t **ids, size_t *n, sp_error *err);
+
+/* Decodes ids to UTF-8 (malloc'ed, NUL-terminated). Out-of-range ids are errors. */
+int sp_tokenizer_decode(const sp_tokenizer *tok, const int32_t *ids, size_t n, char **text,
+                        size_t *len, sp_error *err);
+
+int32_t sp_tokenizer_bos(const sp_tokenizer *tok);        /* -1 when none */
+int32_t sp_tokenizer_eos(const sp_tokenizer *tok);        /* -1 when none */
+int64_t sp_tokenizer_vocab_size(const sp_tokenizer *tok); /* largest id + 1 */
+
+#endif

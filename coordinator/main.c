@@ -1,0 +1,41 @@
+/* main.c — the `swarmprune` front door: dispatches to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/cli.h"
+#include "common/commands.h"
+
+const sp_command sp_commands[] = {
+    {"analyze", cmd_analyze, "architecture, per-layer parameters and bytes, size after pruning"},
+    {"tokenize", cmd_tokenize, "encode text with a model's tokenizer"},
+    {"eval", cmd_eval, "score a model (optionally with layers removed): nll, ppl, hellaswag, kl"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: swarmprune COMMAND [options]   (swarmprune COMMAND --help for details)\n\n"
+            "Finds which transformer layers of a Llama-family model can be removed with the\n"
+            "least damage.\n\ncommands:\n");
+    for (const sp_command *c = sp_commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SP_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return SP_EXIT_OK;
+    }
+    for (const sp_command *c = sp_commands; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "swarmprune: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return SP_EXIT_USAGE;
+}

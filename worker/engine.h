@@ -1,0 +1,61 @@
+/* engine.h — the inference engine interface: load a model once, score token batches with any set
+ * of layers skipped (never copying or rewriting weights). The CPU backend (fp32 arithmetic,
+ * OpenBLAS) is the reference; the CUDA backend slots in behind the same calls.
+ * Dimension letters: L layers, H hidden, F FFN width, NH/NKV heads, D head dim, T tokens,
+ * V vocab, P tensor-parallel size. */
+#ifndef SP_ENGINE_H
+#define SP_ENGINE_H
+
+#include <stdint.h>
+
+#include "../common/error.h"
+#include "../common/mask.h"
+#include "../common/model.h"
+
+typedef enum { SP_BACKEND_CPU = 0, SP_BACKEND_CUDA } sp_backend;
+
+typedef struct {
+    sp_backend backend;
+    int threads; /* BLAS threads for the CPU backend; 0 = library default */
+} sp_engine_options;
+
+typedef struct sp_engine sp_engine;
+
+int sp_engine_create(const sp_model *m, const sp_engine_options *opt, sp_engine **out,
+                     sp_error *err);
+void sp_engine_free(sp_engine *e);
+
+/* A packed batch of T tokens. Item i holds tokens [item_off[i], item_off[i+1]). The first
+ * prefix_len[i] tokens of an item are its shared prefix (positions 0..prefix_len-1, causal).
+ * The remaining tokens of the item form branches: branch[t] >= 1 names the branch of token t
+ * (each branch one contiguous run); a branch token attends to the whole prefix and to the
+ * earlier tokens of its own branch, and its rotary position continues from the prefix
+ * (prefix_len + index within the branch). This lets the 4 endings of a multiple-choice item share
+ * one context computation. A plain sequence is an item with prefix_len = its length; `branch`
+ * may be NULL when no item has branches (entries for prefix tokens are 0). */
+typedef struct {
+    int64_t n_tokens;         /* T */
+    const int32_t *tokens;    /* [T] */
+    int32_t n_items;
+    const int64_t *item_off;  /* [n_items + 1], item_off[0] = 0, item_off[n_items] = T */
+    const int32_t *prefix_len;/* [n_items] */
+    const int32_t *branch;    /* [T] or NULL */
+} sp_batch;
+
+/* What the head computes: only the rows (token indices into the batch) asked for. For each row
+ * r, the logits predict the token that follows tokens[rows[r]]. */
+typedef struct {
+    int64_t n_rows;
+    const int64_t *rows;    /* [n_rows] token indices */
+    const int32_t *targets; /* [n_rows] or NULL: log p(targets[r] | ...) into out_logprob */
+    float *out_logprob;     /* [n_rows] when targets != NULL */
+    float *out_logits;      /* [n_rows x V] raw logits, or NULL */
+} sp_head_request;
+
+/* Runs the model on the batch with the layers in `removed` skipped (NULL = none). */
+int sp_engine_forward(sp_engine *e, const sp_batch *b, const sp_mask *removed,
+                      const sp_head_request *req, sp_error *err);
+
+const sp_model_config *sp_engine_config(const sp_engine *e);
+
+#endif
