@@ -5,5 +5,8 @@
 int cmd_analyze(int argc, char **argv);  /* common/cmd_analyze.c */
 int cmd_tokenize(int argc, char **argv); /* common/cmd_tokenize.c */
 int cmd_eval(int argc, char **argv);     /* worker/cmd_eval.c */
+int cmd_search(int argc, char **argv);   /* coordinator/cmd_search.c */
+int cmd_inspect(int argc, char **argv);  /* common/cmd_inspect.c */
+int cmd_convert(int argc, char **argv);  /* common/cmd_convert.c */
 
 #endif

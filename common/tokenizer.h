@@ -17,7 +17,10 @@ void sp_tokenizer_free(sp_tokenizer *tok);
 
 /* Encodes len bytes of UTF-8 text. *ids is malloc'ed (caller frees), *n its length. Invalid
  * UTF-8 is an error naming the byte offset. add_bos prepends the BOS token when the tokenizer
- * has one. */
+ * has one (precisely: it applies the TemplateProcessing "single" template, i.e. every special
+ * token before and after the sequence; for Llama-3 that is BOS only). Added tokens written in
+ * the text (e.g. "<|eot_id|>") are always recognised. Thread-safe: one tokenizer may be shared
+ * by several threads (its BPE cache is mutex-guarded). */
 int sp_tokenizer_encode(const sp_tokenizer *tok, const char *text, size_t len, int add_bos,
                         int32_t **ids, size_t *n, sp_error *err);
 
@@ -26,6 +29,7 @@ int sp_tokenizer_decode(const sp_tokenizer *tok, const int32_t *ids, size_t n, c
                         size_t *len, sp_error *err);
 
 int32_t sp_tokenizer_bos(const sp_tokenizer *tok);        /* -1 when none */
+/* EOS is the "eos_token" of tokenizer_config.json beside tokenizer.json (-1 when none). */
 int32_t sp_tokenizer_eos(const sp_tokenizer *tok);        /* -1 when none */
 int64_t sp_tokenizer_vocab_size(const sp_tokenizer *tok); /* largest id + 1 */
 

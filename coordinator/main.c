@@ -9,6 +9,8 @@ const sp_command sp_commands[] = {
     {"analyze", cmd_analyze, "architecture, per-layer parameters and bytes, size after pruning"},
     {"tokenize", cmd_tokenize, "encode text with a model's tokenizer"},
     {"eval", cmd_eval, "score a model (optionally with layers removed): nll, ppl, hellaswag, kl"},
+    {"inspect", cmd_inspect, "verify and summarise a checkpoint or results.h5"},
+    {"convert", cmd_convert, "convert a GGUF model into a Hugging Face directory"},
     {NULL, NULL, NULL},
 };
 

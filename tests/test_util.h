@@ -71,7 +71,7 @@ static inline const char *sp_test_shared_dir(void)
 /* Joins the shared dir and a relative path into a static buffer (NULL when shared is absent). */
 static inline const char *sp_test_shared_path(const char *rel)
 {
-    static char buf[4096];
+    static char buf[8192];
     const char *dir = sp_test_shared_dir();
     if (!dir) return NULL;
     snprintf(buf, sizeof buf, "%s/%s", dir, rel);

@@ -1,10 +1,143 @@
-/* cmd_eval.c — swarmprune eval (being written). */
+/* cmd_eval.c — `swarmprune eval MODEL_DIR --task T [options]`: scores a model, optionally with
+ * layers removed (skipped in the layer loop, never materialised). Parses the options every task
+ * shares, opens the model and the engine, then dispatches through a small task table; each task
+ * parses its own options (worker/eval_task.h). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "common/commands.h"
+#include "../common/cli.h"
+#include "../common/commands.h"
+#include "eval_task.h"
+
+static const sp_eval_task eval_tasks[] = {
+    {"nll", sp_eval_task_nll, "mean next-token NLL of token-id sequences",
+     "  --tokens FILE.json   a JSON array of token-id arrays, or an object whose \"eval_ids\"\n"
+     "                       holds one (other keys ignored); every next token is scored\n"},
+    {"ppl", sp_eval_task_ppl, "perplexity of a text file",
+     "  --text FILE          UTF-8 text, tokenized whole without BOS\n"
+     "  --ctx N              window length in tokens, BOS included (default 512)\n"
+     "  --stride S           new tokens scored per window after the first (1..ctx-1, default\n"
+     "                       ctx-1: non-overlapping windows)\n"
+     "  --max-tokens N       stop after N scored tokens\n"
+     "  Method: the text's tokens are cut into windows of ctx-1 tokens, each prefixed with BOS.\n"
+     "  Window k covers tokens [k*S, k*S + ctx-1); the first window scores all its tokens, each\n"
+     "  later one only the tokens past the previous window's end (its last S), so every token is\n"
+     "  scored once with up to ctx-1-S tokens of extra left context (Hugging Face's sliding-\n"
+     "  window perplexity). ppl = exp(total NLL / tokens scored).\n"},
+    {"hellaswag", NULL, "HellaSwag / multiple-choice accuracy (acc, acc_norm)", ""},
+    {"kl", NULL, "KL divergence of the pruned model's next-token distribution from the full one",
+     ""},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f, "usage: swarmprune eval MODEL_DIR --task TASK [options]\n\n"
+               "Scores a Hugging Face Llama-family model directory with the CPU reference engine\n"
+               "(fp32 arithmetic), optionally with layers removed.\n\n"
+               "common options:\n"
+               "  --task TASK          one of:");
+    for (const sp_eval_task *t = eval_tasks; t->name; t++) fprintf(f, " %s", t->name);
+    fprintf(f, "\n  --remove LIST        0-based layers to skip, e.g. 3,7,11 (no duplicates, not all)\n"
+               "  --json               print one JSON object instead of text\n"
+               "  --threads N          BLAS threads (default: OpenBLAS's own setting)\n"
+               "  --batch-tokens N     tokens per forward call (default 4096)\n\ntasks:\n");
+    for (const sp_eval_task *t = eval_tasks; t->name; t++)
+        fprintf(f, "%s — %s%s\n%s", t->name, t->summary, t->run ? "" : " (not implemented yet)",
+                t->options);
+}
+
+typedef struct {
+    const char *model_dir, *task, *remove;
+    int json;
+    int64_t threads, batch_tokens;
+    int rest_argc;
+    char **rest_argv; /* task name + options this parser does not know */
+} eval_args;
+
+/* Returns 0, or an exit status for a usage error. */
+static int eval_parse(int argc, char **argv, eval_args *a)
+{
+    sp_error err = {{0}};
+    const char *val;
+    a->rest_argv[0] = NULL;
+    a->rest_argc = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        int known = !strcmp(o, "--task") || !strcmp(o, "--remove") || !strcmp(o, "--threads") ||
+                    !strcmp(o, "--batch-tokens");
+        if (known && sp_cli_value(argc, argv, &i, &val, &err) != 0)
+            return sp_cli_usage_error("eval", "%s", err.msg);
+        if (!strcmp(o, "--task")) a->task = val;
+        else if (!strcmp(o, "--remove")) a->remove = val;
+        else if (!strcmp(o, "--threads")) {
+            if (sp_cli_int(o, val, 1, 1024, &a->threads, &err)) return sp_cli_usage_error("eval", "%s", err.msg);
+        } else if (!strcmp(o, "--batch-tokens")) {
+            if (sp_cli_int(o, val, 1, INT32_MAX, &a->batch_tokens, &err))
+                return sp_cli_usage_error("eval", "%s", err.msg);
+        } else if (!strcmp(o, "--json")) a->json = 1;
+        else if (o[0] != '-' && !a->model_dir) a->model_dir = o;
+        else if (o[0] != '-') return sp_cli_usage_error("eval", "unexpected argument \"%s\"", o);
+        else { /* a task option and, when the next word is not an option, its value */
+            a->rest_argv[a->rest_argc++] = argv[i];
+            if (i + 1 < argc && argv[i + 1][0] != '-') a->rest_argv[a->rest_argc++] = argv[++i];
+        }
+    }
+    if (!a->model_dir) return sp_cli_usage_error("eval", "missing MODEL_DIR");
+    if (!a->task) return sp_cli_usage_error("eval", "missing --task");
+    a->rest_argv[0] = (char *)a->task;
+    return 0;
+}
+
+/* Opens the model, parses --remove against it, creates the engine, runs the task. */
+static int eval_run(const sp_eval_task *task, eval_args *a)
+{
+    sp_error err = {{0}};
+    sp_model model;
+    sp_eval_ctx ctx = {0};
+    ctx.model_dir = a->model_dir, ctx.json = a->json, ctx.threads = (int)a->threads;
+    ctx.batch_tokens = a->batch_tokens;
+    double t0 = sp_now();
+    if (sp_model_open(a->model_dir, &model, &err) != 0) return sp_cli_fail("eval", &err);
+    ctx.model = &model;
+    int rc = SP_EXIT_FAILURE;
+    if (sp_mask_parse(a->remove ? a->remove : "", (int)model.cfg.n_layers, "--remove",
+                      &ctx.removed, &err) != 0) {
+        rc = sp_cli_usage_error("eval", "%s", err.msg);
+        goto done;
+    }
+    sp_engine_options opt = {SP_BACKEND_CPU, ctx.threads};
+    if (sp_engine_create(&model, &opt, &ctx.engine, &err) != 0) {
+        rc = sp_cli_fail("eval", &err);
+        goto done;
+    }
+    ctx.load_s = sp_now() - t0;
+    rc = task->run(&ctx, a->rest_argc, a->rest_argv);
+done:
+    sp_engine_free(ctx.engine);
+    sp_model_close(&model);
+    return rc;
+}
 
 int cmd_eval(int argc, char **argv)
 {
-    fprintf(stderr, "swarmprune eval: not implemented yet\n");
-    return 1;
+    if (sp_cli_wants_help(argc, argv)) {
+        eval_usage(stdout);
+        return SP_EXIT_OK;
+    }
+    char **rest = sp_xmalloc((size_t)(argc + 1) * sizeof *rest);
+    eval_args a = {NULL, NULL, NULL, 0, 0, 4096, 0, rest};
+    int rc = eval_parse(argc, argv, &a);
+    const sp_eval_task *task = NULL;
+    for (const sp_eval_task *t = eval_tasks; rc == 0 && t->name; t++)
+        if (!strcmp(t->name, a.task)) task = t;
+    if (rc == 0 && !task) rc = sp_cli_usage_error("eval", "unknown task \"%s\"", a.task);
+    if (rc == 0 && !task->run) {
+        fprintf(stderr, "swarmprune eval: error: not implemented: task %s\n", a.task);
+        rc = SP_EXIT_FAILURE;
+    }
+    if (rc == 0) rc = eval_run(task, &a);
+    free(rest);
+    return rc;
 }

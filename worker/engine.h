@@ -52,10 +52,22 @@ typedef struct {
     float *out_logits;      /* [n_rows x V] raw logits, or NULL */
 } sp_head_request;
 
-/* Runs the model on the batch with the layers in `removed` skipped (NULL = none). */
+/* Runs the model on the batch with the layers in `removed` skipped (NULL = none). The batch and
+ * the request are validated first (sp_batch_validate; rows in [0, T), targets in [0, V)). */
 int sp_engine_forward(sp_engine *e, const sp_batch *b, const sp_mask *removed,
                       const sp_head_request *req, sp_error *err);
 
 const sp_model_config *sp_engine_config(const sp_engine *e);
+
+const char *sp_backend_name(sp_backend b); /* "cpu", "cuda" */
+
+/* Checks a batch: T >= 1, item offsets increasing from 0 to T (no empty item), 0 <= prefix_len
+ * <= item length, branch entries 0 in prefixes and >= 1 after them, each branch one contiguous
+ * run, token ids in [0, vocab). Messages name the item / token index. */
+int sp_batch_validate(const sp_batch *b, int64_t vocab, sp_error *err);
+
+/* Rotary positions pos[T] of a validated batch (prefix tokens: their index in the item; branch
+ * tokens: prefix_len + index within the branch). Returns the largest position. */
+int32_t sp_batch_positions(const sp_batch *b, int32_t *pos);
 
 #endif

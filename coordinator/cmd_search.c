@@ -1,0 +1,157 @@
+/* cmd_search.c — `swarmprune search JOB.json`: rank 0 coordinates, ranks 1..N-1 form worker
+ * groups that load the model once and score candidate masks; one rank alone scores in-process. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cli.h"
+#include "common/commands.h"
+#include "common/json_util.h"
+#include "common/signals.h"
+#include "coordinator/job.h"
+#include "coordinator/scheduler.h"
+#include "coordinator/search_run.h"
+#include "worker/engine.h"
+#include "worker/evaluator.h"
+
+static void usage(void)
+{
+    printf("usage: swarmprune search JOB.json [--tp N] [--fresh] [--quiet]\n"
+           "       mpirun -np N swarmprune search JOB.json\n\n"
+           "Searches which k layers to remove (see the README for the job file). Rank 0 is the\n"
+           "coordinator; ranks 1..N-1 form worker groups of tp ranks that load the model once\n"
+           "and score candidates; without mpirun a single process scores in-process.\n"
+           "An existing checkpoint is resumed automatically; the result is the same as an\n"
+           "uninterrupted run.\n\n"
+           "options:\n"
+           "  --tp N     ranks per worker group (overrides the job's \"tp\")\n"
+           "  --fresh    ignore an existing checkpoint and DONE marker and start over\n"
+           "  --quiet    no per-generation progress lines\n\n"
+           "exit codes: 0 finished, 1 error, 2 bad command line, 75 stopped by SIGTERM /\n"
+           "SIGUSR1 / SIGINT after writing a checkpoint (run the same command to resume)\n");
+}
+
+/* Rank 0 reads the job file and broadcasts its bytes, so every rank parses the same text. */
+static int load_job_everywhere(const char *path, int rank, sp_job *job, sp_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    long long n = -1;
+    if (rank == 0) {
+        if (sp_read_file(path, &text, &len, err) == 0) n = (long long)len;
+    }
+    MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+    if (n < 0) {
+        if (rank != 0) sp_error_set(err, "%s: rank 0 could not read the job file", path);
+        free(text);
+        return -1;
+    }
+    if (rank != 0) text = sp_xmalloc((size_t)n + 1);
+    MPI_Bcast(text, (int)n, MPI_CHAR, 0, MPI_COMM_WORLD);
+    text[n] = '\0';
+    int rc = sp_job_parse(text, (size_t)n, path, job, err);
+    free(text);
+    return rc;
+}
+
+typedef struct {
+    sp_model model;
+    sp_engine *engine;
+    sp_evaluator *ev;
+    int model_open;
+} worker_kit;
+
+static int kit_open(const sp_job *job, worker_kit *k, int need_evaluator, sp_error *err)
+{
+    memset(k, 0, sizeof *k);
+    if (sp_model_open(job->model, &k->model, err)) return -1;
+    k->model_open = 1;
+    if (!need_evaluator) return 0;
+    sp_engine_options eo = {.backend = (sp_backend)job->backend, .threads = job->threads};
+    if (sp_engine_create(&k->model, &eo, &k->engine, err)) return -1;
+    return sp_evaluator_create(job, &k->model, k->engine, &k->ev, err);
+}
+
+static void kit_close(worker_kit *k)
+{
+    sp_evaluator_free(k->ev);
+    sp_engine_free(k->engine);
+    if (k->model_open) sp_model_close(&k->model);
+}
+
+static int run_rank(sp_job *job, int rank, int size, const sp_search_options *opt, sp_error *err)
+{
+    MPI_Comm group = MPI_COMM_NULL;
+    if (job->tp > 1)
+        return sp_error_set(err, "not implemented: tensor parallelism (tp = %d); use tp = 1",
+                            job->tp), SP_EXIT_FAILURE;
+    if (sp_sched_split_groups(MPI_COMM_WORLD, job->tp, &group, err)) return SP_EXIT_FAILURE;
+    worker_kit kit;
+    int rc = SP_EXIT_OK;
+    if (kit_open(job, &kit, rank != 0 || size == 1, err)) {
+        fprintf(stderr, "swarmprune search: error (rank %d): %s\n", rank, err->msg);
+        fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, SP_EXIT_FAILURE); /* nobody must wait for this rank */
+    }
+    if (rank == 0) {
+        sp_sched sched;
+        if (sp_sched_init(&sched, MPI_COMM_WORLD, job->tp, kit.ev, err)) rc = SP_EXIT_FAILURE;
+        else {
+            printf("swarmprune search: %s: %d rank(s), %d worker group(s) of tp = %d, model %s "
+                   "(%lld layers)\n", job->name, size, sched.n_groups, job->tp, job->model,
+                   (long long)kit.model.cfg.n_layers);
+            rc = sp_search_coordinate(job, &kit.model, &sched, opt, err);
+            sp_sched_shutdown(&sched);
+        }
+    } else {
+        if (sp_worker_serve(MPI_COMM_WORLD, group, kit.ev, err)) rc = SP_EXIT_FAILURE;
+    }
+    kit_close(&kit);
+    if (group != MPI_COMM_NULL) MPI_Comm_free(&group);
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD); /* every rank exits with the same status */
+    return rc;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    if (sp_cli_wants_help(argc, argv)) {
+        usage();
+        return SP_EXIT_OK;
+    }
+    const char *job_path = NULL;
+    int64_t tp = 0;
+    sp_search_options opt = {.resume = 1, .quiet = 0};
+    sp_error err = {{0}};
+    for (int i = 1; i < argc; i++) {
+        const char *val;
+        if (strcmp(argv[i], "--tp") == 0) {
+            if (sp_cli_value(argc, argv, &i, &val, &err) || sp_cli_int("--tp", val, 1, 1024, &tp, &err))
+                return sp_cli_usage_error("search", "%s", err.msg);
+        } else if (strcmp(argv[i], "--fresh") == 0) opt.resume = 0;
+        else if (strcmp(argv[i], "--quiet") == 0) opt.quiet = 1;
+        else if (argv[i][0] == '-') return sp_cli_usage_error("search", "unknown option \"%s\"", argv[i]);
+        else if (job_path) return sp_cli_usage_error("search", "more than one job file");
+        else job_path = argv[i];
+    }
+    if (!job_path) return sp_cli_usage_error("search", "missing JOB.json");
+    MPI_Init(&argc, &argv);
+    sp_signals_install();
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    sp_error_set_rank(rank, 1);
+    sp_job job;
+    int rc;
+    if (load_job_everywhere(job_path, rank, &job, &err)) {
+        if (rank == 0) fprintf(stderr, "swarmprune search: error: %s\n", err.msg);
+        rc = SP_EXIT_FAILURE;
+    } else {
+        if (tp) job.tp = (int)tp;
+        rc = run_rank(&job, rank, size, &opt, &err);
+        if (rc == SP_EXIT_FAILURE && rank == 0) fprintf(stderr, "swarmprune search: error: %s\n", err.msg);
+        sp_job_free(&job);
+    }
+    MPI_Finalize();
+    return rc;
+}

@@ -1,0 +1,173 @@
+/* scheduler.c — dynamic MPI dispatch of candidates to worker groups (see scheduler.h). */
+#include "scheduler.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/signals.h"
+
+enum { TAG_TASK = 101, TAG_RESULT = 102 };
+enum { TASK_EVAL = 1, TASK_STOP = 2 };
+
+typedef struct {
+    int64_t index;
+    int32_t kind;
+    int32_t fidelity;
+    uint64_t mask[SP_MASK_WORDS];
+} task_msg;
+
+typedef struct {
+    int64_t index;
+    int32_t status; /* 0 ok, -1 error (msg) */
+    int32_t signo;  /* a signal the worker received, 0 = none */
+    double metrics[SP_METRIC_COUNT];
+    char msg[1024];
+} result_msg;
+
+static void nap(void)
+{
+    struct timespec ts = {0, 1000000}; /* 1 ms */
+    nanosleep(&ts, NULL);
+}
+
+/* Blocking receive that sleeps between probes (Open MPI's blocking receive spins). */
+static void recv_polling(void *buf, int bytes, int src, int tag, MPI_Comm comm, MPI_Status *st)
+{
+    int flag = 0;
+    while (MPI_Iprobe(src, tag, comm, &flag, st) == MPI_SUCCESS && !flag) nap();
+    MPI_Recv(buf, bytes, MPI_BYTE, st->MPI_SOURCE, tag, comm, st);
+}
+
+int sp_sched_split_groups(MPI_Comm world, int tp, MPI_Comm *group, sp_error *err)
+{
+    int rank, size;
+    MPI_Comm_rank(world, &rank);
+    MPI_Comm_size(world, &size);
+    if (size > 1 && (size - 1) % tp != 0)
+        return sp_error_set(err, "%d MPI ranks: the %d worker ranks (all but rank 0) must form "
+                            "groups of tp = %d", size, size - 1, tp);
+    int color = rank == 0 ? MPI_UNDEFINED : (rank - 1) / tp;
+    if (MPI_Comm_split(world, color, rank, group) != MPI_SUCCESS)
+        return sp_error_set(err, "MPI_Comm_split failed");
+    return 0;
+}
+
+int sp_sched_init(sp_sched *s, MPI_Comm world, int tp, sp_evaluator *local, sp_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->world = world;
+    s->tp = tp;
+    MPI_Comm_rank(world, &s->rank);
+    MPI_Comm_size(world, &s->size);
+    if (s->size > 1 && (s->size - 1) % tp != 0)
+        return sp_error_set(err, "%d MPI ranks: the %d worker ranks must form groups of tp = %d",
+                            s->size, s->size - 1, tp);
+    s->n_groups = s->size > 1 ? (s->size - 1) / tp : 0;
+    s->local = local;
+    if (s->n_groups == 0 && !local)
+        return sp_error_set(err, "no worker ranks and no in-process evaluator");
+    return 0;
+}
+
+static int evaluate_local(sp_sched *s, const sp_candidate *cands, int n, double *metrics,
+                          int *worker, int *done, sp_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        if (sp_signal_pending()) return SP_SCHED_STOPPED;
+        if (sp_evaluator_run(s->local, &cands[i].mask, cands[i].fidelity,
+                             &metrics[(size_t)i * SP_METRIC_COUNT], err))
+            return -1;
+        worker[i] = -1;
+        done[i] = 1;
+        s->evals_sent++;
+    }
+    return SP_SCHED_DONE;
+}
+
+static void send_task(sp_sched *s, int group, const sp_candidate *c, int64_t index)
+{
+    task_msg t;
+    memset(&t, 0, sizeof t);
+    t.index = index;
+    t.kind = TASK_EVAL;
+    t.fidelity = c->fidelity;
+    memcpy(t.mask, c->mask.w, sizeof t.mask);
+    MPI_Send(&t, (int)sizeof t, MPI_BYTE, 1 + group * s->tp, TAG_TASK, s->world);
+    s->evals_sent++;
+}
+
+int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *metrics,
+                      int *worker, int *done, sp_error *err)
+{
+    for (int i = 0; i < n; i++) done[i] = 0;
+    if (s->n_groups == 0) return evaluate_local(s, cands, n, metrics, worker, done, err);
+    int next = 0, in_flight = 0, n_done = 0, failed = 0;
+    int busy[1024];
+    SP_ASSERT(s->n_groups <= 1024);
+    for (int g = 0; g < s->n_groups; g++) busy[g] = 0;
+    while (n_done < n) {
+        int stop = sp_signal_pending() || failed;
+        for (int g = 0; g < s->n_groups && next < n && !stop; g++)
+            if (!busy[g]) send_task(s, g, &cands[next], next), busy[g] = 1, next++, in_flight++;
+        if (in_flight == 0) break;
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, s->world, &flag, &st);
+        if (!flag) {
+            nap();
+            continue;
+        }
+        result_msg r;
+        MPI_Recv(&r, (int)sizeof r, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, s->world, &st);
+        int g = (st.MPI_SOURCE - 1) / s->tp;
+        busy[g] = 0;
+        in_flight--;
+        if (r.signo) sp_signal_raise_flag(r.signo);
+        if (r.status != 0) {
+            if (!failed) sp_error_set(err, "worker group %d (rank %d): %s", g, st.MPI_SOURCE, r.msg);
+            failed = 1;
+            continue;
+        }
+        SP_ASSERT(r.index >= 0 && r.index < n && !done[r.index]);
+        memcpy(&metrics[(size_t)r.index * SP_METRIC_COUNT], r.metrics, sizeof r.metrics);
+        worker[r.index] = g;
+        done[r.index] = 1;
+        n_done++;
+    }
+    if (failed) return -1;
+    return n_done == n ? SP_SCHED_DONE : SP_SCHED_STOPPED;
+}
+
+void sp_sched_shutdown(sp_sched *s)
+{
+    task_msg t;
+    memset(&t, 0, sizeof t);
+    t.kind = TASK_STOP;
+    for (int g = 0; g < s->n_groups; g++)
+        MPI_Send(&t, (int)sizeof t, MPI_BYTE, 1 + g * s->tp, TAG_TASK, s->world);
+}
+
+int sp_worker_serve(MPI_Comm world, MPI_Comm group, sp_evaluator *ev, sp_error *err)
+{
+    int grank = 0;
+    MPI_Comm_rank(group, &grank);
+    for (;;) {
+        task_msg t;
+        MPI_Status st;
+        if (grank == 0) recv_polling(&t, (int)sizeof t, 0, TAG_TASK, world, &st);
+        MPI_Bcast(&t, (int)sizeof t, MPI_BYTE, 0, group);
+        if (t.kind == TASK_STOP) return 0;
+        result_msg r;
+        memset(&r, 0, sizeof r);
+        r.index = t.index;
+        sp_mask m;
+        memcpy(m.w, t.mask, sizeof m.w);
+        sp_error e = {{0}};
+        r.status = sp_evaluator_run(ev, &m, t.fidelity, r.metrics, &e);
+        if (r.status) snprintf(r.msg, sizeof r.msg, "%.1000s", e.msg);
+        r.signo = sp_signal_pending();
+        if (grank == 0) MPI_Send(&r, (int)sizeof r, MPI_BYTE, 0, TAG_RESULT, world);
+    }
+    (void)err;
+}
