@@ -34,12 +34,15 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 
 run_main_job() {
-    local model=${SWARMPRUNE_SHARED:-../shared}/fixtures/tiny-brown-24L
-    if [ ! -d "$model" ]; then
-        echo "setup: the default model ($model) is not here; set SWARMPRUNE_SHARED" >&2
+    local shared=${SWARMPRUNE_SHARED:-../shared}
+    if [ ! -d "$shared/fixtures/tiny-brown-24L" ]; then
+        echo "setup: the default model ($shared/fixtures/tiny-brown-24L) is not here; set SWARMPRUNE_SHARED" >&2
         exit 1
     fi
-    "$BUILD_DIR/swarmprune" analyze "$model"
+    export OPENBLAS_NUM_THREADS=1
+    mpirun -np 3 "$BUILD_DIR/swarmprune" search jobs/tiny-nll-pso.json
+    "$BUILD_DIR/swarmprune" report runs/tiny-nll-pso/results.h5 --out runs/tiny-nll-pso/report
+    echo "setup: report in runs/tiny-nll-pso/report/report.md"
 }
 
 run_tests() {

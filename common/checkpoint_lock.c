@@ -1,6 +1,7 @@
 /* checkpoint_lock.c — X.h5.lock, our own guard against two writers of one checkpoint (HDF5's
  * file locking is off on some parallel filesystems). Created with O_CREAT|O_EXCL, it holds
- * "pid hostname\n". A holder whose pid is not alive on this host is stale: we take it over
+ * "pid hostname starttime\n" (starttime: field 22 of /proc/<pid>/stat, so a recycled pid is not
+ * mistaken for the holder). A holder whose process is not alive on this host is stale: we take it over
  * with a warning (and remove its leftover X.h5.tmp.<pid>). Known limit: two processes taking
  * over the same stale lock at the same instant can both succeed (unlink + O_EXCL is not one
  * atomic step); that needs two restarts of one job on one host within microseconds. */
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -17,12 +19,38 @@
 typedef struct {
     long pid;
     char host[256];
+    unsigned long long start; /* 0 when unknown */
 } holder;
 
 static void my_host(char *buf, size_t size)
 {
     if (gethostname(buf, size - 1) != 0) snprintf(buf, size, "unknown");
     buf[size - 1] = '\0';
+}
+
+/* Start time of a process in clock ticks since boot (0 when unavailable) and whether it is a
+ * zombie (dead, not yet reaped). */
+static unsigned long long proc_start_time(long pid, int *zombie)
+{
+    char path[64], buf[1024];
+    if (zombie) *zombie = 0;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may contain spaces */
+    unsigned long long v = 0;
+    if (!p) return 0;
+    p++;
+    for (int field = 3; field <= 22 && *p; field++) { /* fields after ")" start at 3 */
+        while (*p == ' ') p++;
+        if (field == 3 && zombie) *zombie = *p == 'Z' || *p == 'X';
+        if (field == 22) v = strtoull(p, NULL, 10);
+        while (*p && *p != ' ') p++;
+    }
+    return v;
 }
 
 /* Creates the lock file exclusively; 1 = created, 0 = exists, -1 = other error. */
@@ -35,7 +63,8 @@ static int try_create(const char *lock_path, sp_error *err)
     }
     char host[256], line[300];
     my_host(host, sizeof host);
-    int n = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), host);
+    int n = snprintf(line, sizeof line, "%ld %s %llu\n", (long)getpid(), host,
+                     proc_start_time((long)getpid(), NULL));
     int ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
     int e = errno;
     close(fd);
@@ -52,12 +81,20 @@ static int read_holder(const char *lock_path, holder *h)
     memset(h, 0, sizeof *h);
     FILE *f = fopen(lock_path, "r");
     if (!f) return -1;
-    int n = fscanf(f, "%ld %255s", &h->pid, h->host);
+    int n = fscanf(f, "%ld %255s %llu", &h->pid, h->host, &h->start);
     fclose(f);
-    return n == 2 && h->pid > 0 ? 0 : -1;
+    if (n < 3) h->start = 0;
+    return n >= 2 && h->pid > 0 ? 0 : -1;
 }
 
-static int pid_alive(long pid) { return kill((pid_t)pid, 0) == 0 || errno == EPERM; }
+/* The holder runs when its pid is alive and (when both are known) started at the same time. */
+static int holder_alive(const holder *h)
+{
+    if (!(kill((pid_t)h->pid, 0) == 0 || errno == EPERM)) return 0;
+    int zombie = 0;
+    unsigned long long now = proc_start_time(h->pid, &zombie);
+    return !zombie && !(h->start && now && now != h->start);
+}
 
 /* Removes a stale holder's leftover temp file "<ckpt>.tmp.<pid>". */
 static void remove_stale_tmp(const char *lock_path, long pid)
@@ -77,6 +114,10 @@ int sp_ckpt_lock_acquire(const char *path, sp_ckpt_lock *lock, sp_error *err)
     snprintf(lock->lock_path, n, "%s.lock", path);
     char host[256];
     my_host(host, sizeof host);
+    /* A live holder on this host gets a short grace: after a kill or a requeue the previous
+     * run's processes can take a moment to die. SWARMPRUNE_LOCK_WAIT overrides (seconds). */
+    const char *wv = getenv("SWARMPRUNE_LOCK_WAIT");
+    double wait_s = wv ? atof(wv) : 15.0, waited = 0;
     for (int attempt = 0; attempt < 3; attempt++) {
         int rc = try_create(lock->lock_path, err);
         if (rc < 0) break;
@@ -91,7 +132,14 @@ int sp_ckpt_lock_acquire(const char *path, sp_ckpt_lock *lock, sp_error *err)
                               "swarmprune is writing %s, delete it", lock->lock_path, path);
             break;
         }
-        if (strcmp(h.host, host) != 0 || pid_alive(h.pid)) {
+        if (strcmp(h.host, host) == 0 && holder_alive(&h) && waited < wait_s) {
+            struct timespec ts = {0, 200000000};
+            nanosleep(&ts, NULL);
+            waited += 0.2;
+            attempt--; /* not an attempt: the holder may still go away */
+            continue;
+        }
+        if (strcmp(h.host, host) != 0 || holder_alive(&h)) {
             sp_error_set(err, "%s is locked by pid %ld on host %s (lock file %s): another "
                               "swarmprune is writing it; if that process is gone, delete the "
                               "lock file", path, h.pid, h.host, lock->lock_path);

@@ -116,7 +116,7 @@ static int gt_load(gt_ctx *c, const sp_gguf *g, const sp_model_config *cfg, sp_e
                             (unsigned long long)c->tokens->v.arr.count);
     c->bos = cfg->bos_id;
     c->eos = cfg->n_eos ? cfg->eos_ids[0] : -1;
-    int add_eos = 0;
+    int add_eos = 0; /* both flags default to false when absent (an explicit key is the only signal we trust) */
     if (sp_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", 0, &c->add_bos, err) < 0 ||
         sp_gguf_get_bool(g, "tokenizer.ggml.add_eos_token", 0, &add_eos, err) < 0)
         return -1;

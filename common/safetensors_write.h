@@ -33,8 +33,8 @@ typedef struct {
  * key, value ... strings stored as "__metadata__". Names must be unique and non-empty. */
 int sp_st_writer_open(sp_st_writer *w, const char *path, const sp_stw_tensor *tensors, int n,
                       const char *const *meta, sp_error *err);
-/* Appends len bytes of the current tensor's payload (it may span the end of a tensor only by
- * being split by the caller: a chunk never crosses into the next tensor). */
+/* Appends len bytes of the current tensor's payload, in declaration order. A chunk must not
+ * cross into the next tensor (split it at the boundary); an oversized chunk is an error. */
 int sp_st_writer_write(sp_st_writer *w, const void *data, size_t len, sp_error *err);
 /* Checks every byte was written, flushes, fsyncs and closes. Frees w either way. */
 int sp_st_writer_close(sp_st_writer *w, sp_error *err);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/commands.h"
@@ -102,6 +103,7 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
                    "(%lld layers)\n", job->name, size, sched.n_groups, job->tp, job->model,
                    (long long)kit.model.cfg.n_layers);
             rc = sp_search_coordinate(job, &kit.model, &sched, opt, err);
+            if (sp_sched_launcher_gone()) _exit(rc == SP_EXIT_FAILURE ? rc : SP_EXIT_RESUMABLE);
             sp_sched_shutdown(&sched);
         }
     } else {

@@ -26,10 +26,12 @@ const char *sp_task_kind_name(sp_task_kind kind)
     return kind >= 0 && kind < SP_TASK_COUNT ? names[kind] : "?";
 }
 
-/* Resolves `rel` against the directory of the job file (absolute paths unchanged). */
+/* Resolves `rel` against the directory of the job file (absolute paths unchanged), made
+ * canonical when it exists so messages and summaries show a clean path. */
 static char *resolve_path(const char *job_path, const char *rel)
 {
     if (rel[0] == '/') return sp_xstrdup(rel);
+    char *joined = NULL;
     char *tmp = sp_xstrdup(job_path);
     const char *dir = dirname(tmp);
     size_t n = strlen(dir) + strlen(rel) + 2;
@@ -37,6 +39,11 @@ static char *resolve_path(const char *job_path, const char *rel)
     if (strcmp(dir, ".") == 0) snprintf(out, n, "%s", rel);
     else snprintf(out, n, "%s/%s", dir, rel);
     free(tmp);
+    joined = realpath(out, NULL);
+    if (joined) {
+        free(out);
+        return joined;
+    }
     return out;
 }
 

@@ -9,7 +9,10 @@ const sp_command sp_commands[] = {
     {"analyze", cmd_analyze, "architecture, per-layer parameters and bytes, size after pruning"},
     {"tokenize", cmd_tokenize, "encode text with a model's tokenizer"},
     {"eval", cmd_eval, "score a model (optionally with layers removed): nll, ppl, hellaswag, kl"},
+    {"search", cmd_search, "search which k layers to remove (MPI: rank 0 coordinates)"},
     {"inspect", cmd_inspect, "verify and summarise a checkpoint or results.h5"},
+    {"export", cmd_export, "write the pruned model as a Hugging Face checkpoint"},
+    {"report", cmd_report, "draw search results as SVG charts + report.md"},
     {"convert", cmd_convert, "convert a GGUF model into a Hugging Face directory"},
     {NULL, NULL, NULL},
 };

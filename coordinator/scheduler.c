@@ -2,8 +2,12 @@
 #include "scheduler.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <signal.h>
 
 #include "common/signals.h"
 
@@ -31,11 +35,41 @@ static void nap(void)
     nanosleep(&ts, NULL);
 }
 
-/* Blocking receive that sleeps between probes (Open MPI's blocking receive spins). */
+/* Under a launcher, our parent is mpirun / orted: when it is gone the job is over (a rank died
+ * and the launcher left), and waiting for MPI messages would hang forever. */
+static pid_t g_parent = 0;
+static int orphaned(void) { return g_parent != 0 && getppid() != g_parent; }
+int sp_sched_launcher_gone(void) { return orphaned(); }
+
+/* Seconds the coordinator waits for evaluations in flight after a stop request before writing
+ * the checkpoint without them (they are scored again on resume). */
+static double stop_grace(void)
+{
+    const char *v = getenv("SWARMPRUNE_STOP_GRACE");
+    double g = v ? atof(v) : 0;
+    return g > 0 ? g : 60.0;
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Blocking receive that sleeps between probes (Open MPI's blocking receive spins); exits when
+ * the launcher is gone. */
 static void recv_polling(void *buf, int bytes, int src, int tag, MPI_Comm comm, MPI_Status *st)
 {
     int flag = 0;
-    while (MPI_Iprobe(src, tag, comm, &flag, st) == MPI_SUCCESS && !flag) nap();
+    while (MPI_Iprobe(src, tag, comm, &flag, st) == MPI_SUCCESS && !flag) {
+        if (orphaned()) {
+            fprintf(stderr, "swarmprune: worker pid %ld: the MPI launcher is gone; exiting\n",
+                    (long)getpid());
+            _exit(SP_SCHED_EXIT_ORPHANED);
+        }
+        nap();
+    }
     MPI_Recv(buf, bytes, MPI_BYTE, st->MPI_SOURCE, tag, comm, st);
 }
 
@@ -47,6 +81,7 @@ int sp_sched_split_groups(MPI_Comm world, int tp, MPI_Comm *group, sp_error *err
     if (size > 1 && (size - 1) % tp != 0)
         return sp_error_set(err, "%d MPI ranks: the %d worker ranks (all but rank 0) must form "
                             "groups of tp = %d", size, size - 1, tp);
+    if (size > 1) g_parent = getppid();
     int color = rank == 0 ? MPI_UNDEFINED : (rank - 1) / tp;
     if (MPI_Comm_split(world, color, rank, group) != MPI_SUCCESS)
         return sp_error_set(err, "MPI_Comm_split failed");
@@ -103,11 +138,24 @@ int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *met
     for (int i = 0; i < n; i++) done[i] = 0;
     if (s->n_groups == 0) return evaluate_local(s, cands, n, metrics, worker, done, err);
     int next = 0, in_flight = 0, n_done = 0, failed = 0;
+    double stop_since = 0;
     int busy[1024];
     SP_ASSERT(s->n_groups <= 1024);
     for (int g = 0; g < s->n_groups; g++) busy[g] = 0;
     while (n_done < n) {
+        if (orphaned()) {
+            fprintf(stderr, "swarmprune: coordinator: the MPI launcher is gone; writing the "
+                            "checkpoint without the %d evaluation(s) in flight\n", in_flight);
+            sp_signal_raise_flag(SIGTERM);
+            break;
+        }
         int stop = sp_signal_pending() || failed;
+        if (stop && stop_since == 0) stop_since = mono_now();
+        if (stop && !failed && in_flight > 0 && mono_now() - stop_since > stop_grace()) {
+            fprintf(stderr, "swarmprune: coordinator: %d evaluation(s) still in flight after a "
+                            "%.0f s grace; checkpointing without them\n", in_flight, stop_grace());
+            break;
+        }
         for (int g = 0; g < s->n_groups && next < n && !stop; g++)
             if (!busy[g]) send_task(s, g, &cands[next], next), busy[g] = 1, next++, in_flight++;
         if (in_flight == 0) break;

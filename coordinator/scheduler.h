@@ -24,6 +24,9 @@ typedef struct {
     int64_t evals_sent;
 } sp_sched;
 
+/* Exit status of a worker whose MPI launcher disappeared. */
+#define SP_SCHED_EXIT_ORPHANED 3
+
 /* Outcome of sp_sched_evaluate. */
 enum { SP_SCHED_DONE = 0, SP_SCHED_STOPPED = 1 };
 
@@ -43,6 +46,9 @@ void sp_sched_shutdown(sp_sched *s);
 /* Worker side: serve tasks until the coordinator says stop. group = this rank's group
  * communicator (leader = group rank 0). Returns 0 on a normal stop, -1 on error. */
 int sp_worker_serve(MPI_Comm world, MPI_Comm group, sp_evaluator *ev, sp_error *err);
+
+/* 1 when this rank runs under an MPI launcher that has gone away (MPI can no longer be used). */
+int sp_sched_launcher_gone(void);
 
 /* Splits world into worker groups of tp ranks (rank 0 gets MPI_COMM_NULL). */
 int sp_sched_split_groups(MPI_Comm world, int tp, MPI_Comm *group, sp_error *err);

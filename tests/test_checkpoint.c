@@ -277,6 +277,7 @@ static void test_prev_and_crash(void)
 
 static void test_lock(void)
 {
+    setenv("SWARMPRUNE_LOCK_WAIT", "0.4", 1); /* a live holder is waited for this long */
     sp_ckpt_lock a, b;
     sp_error err = {{0}};
     const char *p = tpath("locked.h5"), *lp = tpath("locked.h5.lock");

@@ -136,8 +136,9 @@ static void test_valid(void)
     CHECK(gc_write(path, b.p, b.len) == 0, "write");
     sp_gguf g;
     sp_error err = {{0}};
-    CHECK(sp_gguf_open(path, &g, &err) == 0, "%s", err.msg);
-    if (!err.msg[0]) {
+    int rc = sp_gguf_open(path, &g, &err);
+    CHECK(rc == 0, "%s", err.msg);
+    if (rc == 0) {
         int64_t iv = 0;
         double dv = 0;
         int bv = 0;

@@ -170,8 +170,9 @@ static void check_weights(const char *dir, int bf16)
 {
     sp_safetensors st;
     sp_error err = {{0}};
-    CHECK(sp_st_open_dir(dir, &st, &err) == 0, "%s", err.msg);
-    if (err.msg[0]) return;
+    int rc = sp_st_open_dir(dir, &st, &err);
+    CHECK(rc == 0, "%s", err.msg);
+    if (rc) return;
     CHECK(st.n_tensors == 1 + 9 * L + 2, "tensor count %d", st.n_tensors);
     static float buf[V * H];
     float tol = bf16 ? 1.0f / 128 : 0; /* bf16 keeps 8 significant bits: relative 2^-8 */

@@ -66,8 +66,9 @@ static void test_real(const char *path)
     sp_gguf g;
     sp_model_config cfg;
     sp_error err = {{0}};
-    CHECK(sp_gguf_open(path, &g, &err) == 0, "%s", err.msg);
-    if (err.msg[0]) return;
+    int rc = sp_gguf_open(path, &g, &err);
+    CHECK(rc == 0, "%s", err.msg);
+    if (rc) return;
     CHECK(sp_gguf_to_config(&g, &cfg, &err) == 0, "%s", err.msg);
     CHECK(cfg.n_layers == 30 && cfg.hidden == 576 && cfg.n_heads == 9 && cfg.n_kv_heads == 3 &&
               cfg.ffn == 1536 && cfg.vocab == 49152 && cfg.tie_embeddings && cfg.head_dim == 64,

@@ -59,6 +59,13 @@ typedef struct {
 int sp_lm_score(sp_engine *e, const sp_mask *removed, const sp_lm_window *w, int64_t n_windows,
                 int64_t batch_tokens, sp_lm_result *res, sp_error *err);
 
+/* Loads token-id sequences for scoring: FILE holds [[ids...], ...] or {"eval_ids": [[...]], ...}
+ * (other keys ignored); every sequence needs >= 2 tokens, ids in [0, vocab). Each window has
+ * no BOS and first_target 1. Free with sp_lm_windows_free. */
+int sp_lm_load_tokens(const char *file, int64_t vocab, sp_lm_window **out, int64_t *n_out,
+                      sp_error *err);
+void sp_lm_windows_free(sp_lm_window *w, int64_t n);
+
 /* Prints the result as text or one JSON object (task name, model, removed layers, mean nll,
  * ppl, tokens scored/forwarded, wall time, tokens/s) plus `extra` key/number pairs. */
 void sp_lm_report(const sp_eval_ctx *ctx, const char *task, const sp_lm_result *res,

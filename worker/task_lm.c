@@ -114,7 +114,7 @@ void sp_lm_report(const sp_eval_ctx *ctx, const char *task, const sp_lm_result *
     printf("tokens scored:  %lld (%lld forwarded in %lld windows, %lld calls)\n",
            (long long)res->tokens_scored, (long long)res->tokens_forward,
            (long long)res->windows, (long long)res->forward_calls);
-    printf("wall time:      %.3f s (+ %.3f s load)\nthroughput:     %.0f tokens/s\n",
+    printf("wall time:      %.3f s (+ %.3f s load)\nthroughput:     %.0f tokens/s (forwarded)\n",
            res->wall_s, ctx->load_s, tps);
 }
 
@@ -145,8 +145,8 @@ static int nll_read_seq(const cJSON *arr, const char *path, int64_t vocab, sp_lm
 }
 
 /* FILE: [[ids...], ...] or {"eval_ids": [[ids...], ...], ...other keys ignored}. */
-static int nll_load(const char *file, int64_t vocab, sp_lm_window **out, int64_t *n_out,
-                    sp_error *err)
+int sp_lm_load_tokens(const char *file, int64_t vocab, sp_lm_window **out, int64_t *n_out,
+                      sp_error *err)
 {
     cJSON *root = NULL;
     if (sp_json_parse_file(file, &root, err) != 0) return -1;
@@ -200,7 +200,7 @@ int sp_eval_task_nll(sp_eval_ctx *ctx, int argc, char **argv)
     if (!file) return sp_cli_usage_error("eval", "--task nll needs --tokens FILE.json");
     sp_lm_window *w = NULL;
     int64_t n = 0;
-    if (nll_load(file, ctx->model->cfg.vocab, &w, &n, &err) != 0) return sp_cli_fail("eval", &err);
+    if (sp_lm_load_tokens(file, ctx->model->cfg.vocab, &w, &n, &err) != 0) return sp_cli_fail("eval", &err);
     int64_t max_pos = ctx->model->cfg.max_pos;
     int rc = 0;
     for (int64_t k = 0; k < n && rc == 0; k++)
@@ -215,4 +215,10 @@ int sp_eval_task_nll(sp_eval_ctx *ctx, int argc, char **argv)
     if (rc != 0) return sp_cli_fail("eval", &err);
     sp_lm_report(ctx, "nll", &res, NULL, NULL, 0);
     return SP_EXIT_OK;
+}
+
+void sp_lm_windows_free(sp_lm_window *w, int64_t n)
+{
+    for (int64_t i = 0; w && i < n; i++) free((void *)w[i].ids);
+    free(w);
 }
