@@ -1,6 +1,7 @@
 /* checkpoint.c — the in-memory checkpoint: construction, appends, hashing and the root
  * checksum text. File I/O is in checkpoint_io.c, the lock file in checkpoint_lock.c. */
 #include "checkpoint.h"
+#include "hash.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,15 +10,7 @@
 
 #include "checkpoint_internal.h"
 
-uint64_t sp_ckpt_fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
+uint64_t sp_ckpt_fnv1a(uint64_t h, const void *data, size_t len) { return sp_fnv1a(h, data, len); }
 
 void sp_ckpt_hex64(uint64_t h, char out[17]) { snprintf(out, 17, "%016" PRIx64, h); }
 

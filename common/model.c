@@ -4,6 +4,10 @@
  * they mean the config and the weights disagree. */
 #include "model.h"
 
+#include <inttypes.h>
+
+#include "hash.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,4 +145,17 @@ size_t sp_model_layer_bytes(const sp_model *m, int layer)
     size_t n = 0;
     for (int j = 0; j < 9; j++) n += ts[j]->nbytes;
     return n;
+}
+
+void sp_model_fingerprint(const sp_model *m, char out[17])
+{
+    uint64_t h = sp_fnv1a(SP_FNV_OFFSET, &m->cfg, sizeof m->cfg);
+    for (int i = 0; i < m->st.n_tensors; i++) {
+        const sp_tensor *t = &m->st.tensors[i];
+        h = sp_fnv1a(h, t->name, strlen(t->name));
+        int64_t meta[3 + SP_TENSOR_MAX_DIMS] = {t->dtype, t->ndim, (int64_t)t->nbytes};
+        for (int d = 0; d < t->ndim; d++) meta[3 + d] = t->shape[d];
+        h = sp_fnv1a(h, meta, sizeof meta);
+    }
+    snprintf(out, 17, "%016" PRIx64, h);
 }

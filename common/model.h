@@ -34,6 +34,10 @@ typedef struct {
 int sp_model_open(const char *dir, sp_model *m, sp_error *err);
 void sp_model_close(sp_model *m);
 
+/* Fingerprint of the model (16 hex digits): the parsed config + every tensor's name, dtype,
+ * shape and byte size. Checkpoints and exports record it to refuse a different model. */
+void sp_model_fingerprint(const sp_model *m, char out[17]);
+
 /* Bytes of one layer's tensors as stored (real byte counts from the files). */
 size_t sp_model_layer_bytes(const sp_model *m, int layer);
 

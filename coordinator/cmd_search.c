@@ -102,6 +102,7 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
             printf("swarmprune search: %s: %d rank(s), %d worker group(s) of tp = %d, model %s "
                    "(%lld layers)\n", job->name, size, sched.n_groups, job->tp, job->model,
                    (long long)kit.model.cfg.n_layers);
+            fflush(stdout);
             rc = sp_search_coordinate(job, &kit.model, &sched, opt, err);
             if (sp_sched_launcher_gone()) _exit(rc == SP_EXIT_FAILURE ? rc : SP_EXIT_RESUMABLE);
             sp_sched_shutdown(&sched);
@@ -113,6 +114,21 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
     if (group != MPI_COMM_NULL) MPI_Comm_free(&group);
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD); /* every rank exits with the same status */
     return rc;
+}
+
+/* Under srun, every task must be one rank of a single MPI world: an srun MPI plugin that does
+ * not match the MPI library starts independent single-rank copies. SLURM_STEP_NUM_TASKS is the
+ * step's task count (SLURM_NTASKS is the allocation's); mpirun inside an allocation is exempt. */
+static int check_slurm_world(int size, int under_mpirun, sp_error *err)
+{
+    const char *steps = getenv("SLURM_STEP_NUM_TASKS");
+    if (under_mpirun || !steps || !getenv("SLURM_PROCID")) return 0;
+    int n = atoi(steps);
+    if (n > 0 && n != size)
+        return sp_error_set(err, "srun started %d tasks but MPI_COMM_WORLD has %d rank(s): srun's "
+                            "MPI plugin does not match this MPI library (use srun --mpi=pmix)",
+                            n, size);
+    return 0;
 }
 
 int cmd_search(int argc, char **argv)
@@ -137,6 +153,7 @@ int cmd_search(int argc, char **argv)
         else job_path = argv[i];
     }
     if (!job_path) return sp_cli_usage_error("search", "missing JOB.json");
+    int under_mpirun = getenv("OMPI_COMM_WORLD_SIZE") != NULL; /* set by mpirun / orted */
     MPI_Init(&argc, &argv);
     sp_signals_install();
     int rank, size;
@@ -145,6 +162,11 @@ int cmd_search(int argc, char **argv)
     sp_error_set_rank(rank, 1);
     sp_job job;
     int rc;
+    if (check_slurm_world(size, under_mpirun, &err)) {
+        fprintf(stderr, "swarmprune search: error: %s\n", err.msg);
+        MPI_Finalize();
+        return SP_EXIT_FAILURE;
+    }
     if (load_job_everywhere(job_path, rank, &job, &err)) {
         if (rank == 0) fprintf(stderr, "swarmprune search: error: %s\n", err.msg);
         rc = SP_EXIT_FAILURE;

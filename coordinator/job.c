@@ -9,17 +9,6 @@
 #include "common/json_util.h"
 #include "worker/engine.h"
 
-uint64_t sp_fnv1a64(const void *data, size_t n, uint64_t h)
-{
-    const unsigned char *p = data;
-    if (h == 0) h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 const char *sp_task_kind_name(sp_task_kind kind)
 {
     static const char *names[SP_TASK_COUNT] = {"nll", "hellaswag", "kl"};
@@ -362,7 +351,6 @@ int sp_job_parse(const char *text, size_t len, const char *path, sp_job *job, sp
     job->text = sp_xmalloc(len + 1);
     memcpy(job->text, text, len);
     job->text[len] = '\0';
-    job->hash = sp_fnv1a64(text, len, 0);
     rc = 0;
 done:
     cJSON_Delete(root);

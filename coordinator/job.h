@@ -26,8 +26,7 @@ typedef struct {
 
 typedef struct {
     char *file;        /* the job file path as given */
-    char *text;        /* the job file's bytes (stored in checkpoints) */
-    uint64_t hash;     /* FNV-1a 64 of text */
+    char *text;        /* the job file's bytes (stored in checkpoints, hashed there) */
     char name[128];
     char *model;       /* resolved model directory */
     int backend;       /* sp_backend */
@@ -55,6 +54,5 @@ int sp_job_parse(const char *text, size_t len, const char *path, sp_job *job, sp
 void sp_job_free(sp_job *job);
 
 const char *sp_task_kind_name(sp_task_kind kind);
-uint64_t sp_fnv1a64(const void *data, size_t n, uint64_t h);
 
 #endif

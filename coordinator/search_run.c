@@ -58,20 +58,6 @@ void sp_search_checkpoint_path(const sp_job *job, int ki, char *buf, size_t size
     else snprintf(buf, size, "%s.k%d", job->checkpoint, job->k[ki]);
 }
 
-void sp_model_fingerprint(const sp_model *m, char out[17])
-{
-    uint64_t h = SP_CKPT_FNV_OFFSET;
-    h = sp_ckpt_fnv1a(h, &m->cfg, sizeof m->cfg);
-    for (int i = 0; i < m->st.n_tensors; i++) {
-        const sp_tensor *t = &m->st.tensors[i];
-        h = sp_ckpt_fnv1a(h, t->name, strlen(t->name));
-        int64_t meta[3 + SP_TENSOR_MAX_DIMS] = {t->dtype, t->ndim, (int64_t)t->nbytes};
-        for (int d = 0; d < t->ndim; d++) meta[3 + d] = t->shape[d];
-        h = sp_ckpt_fnv1a(h, meta, sizeof meta);
-    }
-    sp_ckpt_hex64(h, out);
-}
-
 /* ---- metrics -> fitness -------------------------------------------------------------------- */
 
 static double removed_fraction(const run_ctx *r, const sp_mask *m)

@@ -25,7 +25,4 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
  * when the job sweeps several k). */
 void sp_search_checkpoint_path(const sp_job *job, int ki, char *buf, size_t size);
 
-/* Fingerprint of the model: config + every tensor's name, dtype, shape and offset. */
-void sp_model_fingerprint(const sp_model *m, char out[17]);
-
 #endif

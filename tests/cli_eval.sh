@@ -58,7 +58,7 @@ expect_error "ppl stride too large" "at most ctx-1" "$SP_BIN" eval "$M" --task p
 expect_error "bad --remove" "out of range" "$SP_BIN" eval "$M" --task nll --tokens "$TMP/tok.json" --remove 24
 expect_error "duplicate --remove" "twice" "$SP_BIN" eval "$M" --task nll --tokens "$TMP/tok.json" --remove 3,3
 expect_error "unknown task" "unknown task" "$SP_BIN" eval "$M" --task bogus
-expect_error "hellaswag not yet" "not implemented: task hellaswag" "$SP_BIN" eval "$M" --task hellaswag
+expect_error "hellaswag without data" "needs --data" "$SP_BIN" eval "$M" --task hellaswag
 expect_error "missing file" "$TMP/nope.json" "$SP_BIN" eval "$M" --task nll --tokens "$TMP/nope.json"
 echo '[[1, 2, 4096]]' >"$TMP/big.json"
 expect_error "token id out of range" "\[0\]\[2\]" "$SP_BIN" eval "$M" --task nll --tokens "$TMP/big.json"

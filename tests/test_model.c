@@ -201,7 +201,7 @@ int main(void)
     if (!mkdtemp(tmpdir)) return sp_test_skip("test_model", "mkdtemp failed");
     test_crafted();
     const char *fx = sp_test_shared_path("fixtures/tiny-brown-24L");
-    char fxdir[4096] = "";
+    char fxdir[8192] = "";
     if (fx) snprintf(fxdir, sizeof fxdir, "%s", fx);
     if (fx) {
         test_fixture(fxdir);

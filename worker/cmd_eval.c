@@ -9,6 +9,7 @@
 #include "../common/cli.h"
 #include "../common/commands.h"
 #include "eval_task.h"
+#include "task_mc_cli.h"
 
 static const sp_eval_task eval_tasks[] = {
     {"nll", sp_eval_task_nll, "mean next-token NLL of token-id sequences",
@@ -25,9 +26,11 @@ static const sp_eval_task eval_tasks[] = {
      "  later one only the tokens past the previous window's end (its last S), so every token is\n"
      "  scored once with up to ctx-1-S tokens of extra left context (Hugging Face's sliding-\n"
      "  window perplexity). ppl = exp(total NLL / tokens scored).\n"},
-    {"hellaswag", NULL, "HellaSwag / multiple-choice accuracy (acc, acc_norm)", ""},
-    {"kl", NULL, "KL divergence of the pruned model's next-token distribution from the full one",
-     ""},
+    {"hellaswag", sp_eval_task_hellaswag, "HellaSwag / multiple-choice accuracy (acc, acc_norm)",
+     sp_eval_hellaswag_help},
+    {"kl", sp_eval_task_kl,
+     "KL divergence of the pruned model's next-token distribution from the full one",
+     sp_eval_kl_help},
     {NULL, NULL, NULL, NULL},
 };
 

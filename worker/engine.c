@@ -25,6 +25,12 @@ const char *sp_backend_name(sp_backend b)
 int sp_engine_create(const sp_model *m, const sp_engine_options *opt, sp_engine **out,
                      sp_error *err)
 {
+    return sp_engine_create_group(m, opt, MPI_COMM_NULL, out, err);
+}
+
+int sp_engine_create_group(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
+                           sp_engine **out, sp_error *err)
+{
     *out = NULL;
     sp_engine_options defaults = {SP_BACKEND_CPU, 0};
     if (!opt) opt = &defaults;
@@ -36,7 +42,7 @@ int sp_engine_create(const sp_model *m, const sp_engine_options *opt, sp_engine 
     sp_engine *e = sp_xcalloc(1, sizeof *e);
     e->backend = opt->backend;
     e->model = m;
-    if (sp_engine_cpu_create(m, opt, &e->cpu, err) != 0) {
+    if (sp_engine_cpu_create(m, opt, group, &e->cpu, err) != 0) {
         free(e);
         return -1;
     }
@@ -52,6 +58,11 @@ void sp_engine_free(sp_engine *e)
 }
 
 const sp_model_config *sp_engine_config(const sp_engine *e) { return &e->model->cfg; }
+
+void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx)
+{
+    sp_engine_cpu_set_layer_hook(e->cpu, fn, ctx);
+}
 
 /* Branch entries of item [a, a+n) with prefix p: 0 in the prefix, >= 1 after, contiguous runs. */
 static int batch_check_branches(const sp_batch *b, int32_t item, int64_t a, int64_t n, int64_t p,

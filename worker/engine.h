@@ -6,6 +6,7 @@
 #ifndef SP_ENGINE_H
 #define SP_ENGINE_H
 
+#include <mpi.h>
 #include <stdint.h>
 
 #include "../common/error.h"
@@ -23,6 +24,16 @@ typedef struct sp_engine sp_engine;
 
 int sp_engine_create(const sp_model *m, const sp_engine_options *opt, sp_engine **out,
                      sp_error *err);
+/* Tensor parallelism (worker/tp_shard.h): the P ranks of `group` create their engines together
+ * (collective) and must then call every sp_engine_forward together, with the same batch, mask
+ * and request. Rank r of the group converts and runs only its shard (its heads and FFN
+ * columns; NH and NKV must be divisible by P, else every rank gets the same refusal); each
+ * layer does two MPI_Allreduce of [T x H] floats. Every rank gets the full results. A group of
+ * size 1 or MPI_COMM_NULL is exactly sp_engine_create (no MPI calls ever). The engine
+ * duplicates the communicator; the caller keeps ownership of `group`. If creation fails on any
+ * rank it fails on all of them. CPU backend only. */
+int sp_engine_create_group(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
+                           sp_engine **out, sp_error *err);
 void sp_engine_free(sp_engine *e);
 
 /* A packed batch of T tokens. Item i holds tokens [item_off[i], item_off[i+1]). The first
@@ -58,6 +69,18 @@ int sp_engine_forward(sp_engine *e, const sp_batch *b, const sp_mask *removed,
                       const sp_head_request *req, sp_error *err);
 
 const sp_model_config *sp_engine_config(const sp_engine *e);
+
+/* Per-layer hidden-state hook (layer-importance baselines, activation statistics). When set,
+ * every sp_engine_forward calls fn once per layer that RUNS, in layer order, right after the
+ * layer: in = the residual stream entering layer `layer`, out = the stream leaving it, both
+ * [T x H] fp32 row-major over the packed batch (T = b->n_tokens), valid only during the call.
+ * Layers removed by the mask are not reported (the stream passes through them unchanged), so
+ * out of one reported layer == in of the next reported one. Under tensor parallelism every
+ * rank of the group sees the same (replicated) stream. fn = NULL removes the hook; without a
+ * hook the forward pass does no extra work. */
+typedef void (*sp_layer_hook_fn)(void *ctx, int layer, const float *in, const float *out,
+                                 int64_t T, int64_t H);
+void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx);
 
 const char *sp_backend_name(sp_backend b); /* "cpu", "cuda" */
 

@@ -2,7 +2,9 @@
  * Weights are converted once to fp32 into one arena (q/k/v fused into one [QKV, H] matrix,
  * gate/up into one [2F, H] matrix so each is one sgemm). Activations live in a grow-only
  * workspace sized per call. Skipped layers are not run: the residual stream passes through.
- * The head (final norm, lm_head, log-softmax) runs only on the requested rows, in chunks. */
+ * The head (final norm, lm_head, log-softmax) runs only on the requested rows, in chunks.
+ * Tensor parallelism (worker/tp_shard.h): the dimensions below are the rank's LOCAL ones (its
+ * heads and FFN columns); o and down give partial [T, H] sums that MPI_Allreduce adds up. */
 #include "engine_cpu.h"
 
 #include <cblas.h>
@@ -11,21 +13,24 @@
 #include <string.h>
 
 #include "../kernels/ref_ops.h"
+#include "tp_shard.h"
 
 #define SP_CPU_HEAD_CHUNK 512 /* rows per lm_head sgemm: bounds the [C, V] logits buffer */
 
 typedef struct {
     float *attn_norm; /* [H] */
     float *wqkv;      /* [QKV, H]: q rows [NH*D], then k rows [NKV*D], then v rows [NKV*D] */
-    float *wo;        /* [H, NH*D] */
+    float *wo;        /* [H, NH*D] (own columns) */
     float *mlp_norm;  /* [H] */
     float *wgu;       /* [2F, H]: gate rows, then up rows */
-    float *wdown;     /* [H, F] */
+    float *wdown;     /* [H, F] (own columns) */
 } cpu_layer;
 
 struct sp_engine_cpu {
     sp_model_config cfg;
-    int64_t H, F, NH, NKV, D, V, L, QKV;
+    int64_t H, F, NH, NKV, D, V, L, QKV; /* F, NH, NKV, QKV: this rank's shard */
+    sp_tp_plan plan;   /* size 1: the whole model */
+    MPI_Comm comm;     /* duplicate of the TP group; MPI_COMM_NULL without TP */
     float *arena;      /* every fp32 weight */
     float *embed;      /* [V, H] */
     float *final_norm; /* [H] */
@@ -38,6 +43,10 @@ struct sp_engine_cpu {
     size_t ws_cap;     /* floats */
     int32_t *pos;      /* [pos_cap] */
     int64_t pos_cap;
+    sp_layer_hook_fn hook; /* NULL = none */
+    void *hook_ctx;
+    float *hook_in;    /* [hook_cap] copy of the stream entering a layer (only with a hook) */
+    size_t hook_cap;   /* floats */
 };
 
 /* Converts tensor t (expected numel) into dst; the message names the tensor. */
@@ -73,6 +82,16 @@ static int cpu_arena_floats(const sp_engine_cpu *c, int tied, size_t *layer_f, s
     return 0;
 }
 
+/* Converts the rank's block of weight w (tp_shard.h) into dst. */
+static int cpu_load_shard(const sp_engine_cpu *c, const sp_tensor *t, sp_tp_weight w, float *dst,
+                          sp_error *err)
+{
+    sp_tp_slice s = sp_tp_plan_slice(&c->plan, &c->cfg, w);
+    if (sp_tp_slice_to_f32(t, &s, dst, err) != 0)
+        return sp_error_wrap(err, "engine: %s", sp_tp_weight_name(w));
+    return 0;
+}
+
 static int cpu_load_layer(sp_engine_cpu *c, const sp_layer_tensors *lt, cpu_layer *cl, float *p,
                           sp_error *err)
 {
@@ -85,13 +104,13 @@ static int cpu_load_layer(sp_engine_cpu *c, const sp_layer_tensors *lt, cpu_laye
     cl->wdown = p;
     if (cpu_load_tensor(lt->attn_norm, H, cl->attn_norm, err) ||
         cpu_load_tensor(lt->mlp_norm, H, cl->mlp_norm, err) ||
-        cpu_load_tensor(lt->q, qd * H, cl->wqkv, err) ||
-        cpu_load_tensor(lt->k, kvd * H, cl->wqkv + qd * H, err) ||
-        cpu_load_tensor(lt->v, kvd * H, cl->wqkv + (qd + kvd) * H, err) ||
-        cpu_load_tensor(lt->o, H * qd, cl->wo, err) ||
-        cpu_load_tensor(lt->gate, F * H, cl->wgu, err) ||
-        cpu_load_tensor(lt->up, F * H, cl->wgu + F * H, err) ||
-        cpu_load_tensor(lt->down, H * F, cl->wdown, err))
+        cpu_load_shard(c, lt->q, SP_TP_W_Q, cl->wqkv, err) ||
+        cpu_load_shard(c, lt->k, SP_TP_W_K, cl->wqkv + qd * H, err) ||
+        cpu_load_shard(c, lt->v, SP_TP_W_V, cl->wqkv + (qd + kvd) * H, err) ||
+        cpu_load_shard(c, lt->o, SP_TP_W_O, cl->wo, err) ||
+        cpu_load_shard(c, lt->gate, SP_TP_W_GATE, cl->wgu, err) ||
+        cpu_load_shard(c, lt->up, SP_TP_W_UP, cl->wgu + F * H, err) ||
+        cpu_load_shard(c, lt->down, SP_TP_W_DOWN, cl->wdown, err))
         return -1;
     return 0;
 }
@@ -122,26 +141,54 @@ static int cpu_load_weights(sp_engine_cpu *c, const sp_model *m, sp_error *err)
     return 0;
 }
 
-int sp_engine_cpu_create(const sp_model *m, const sp_engine_options *opt, sp_engine_cpu **out,
-                         sp_error *err)
+/* Dimensions, shard plan and weights of this rank (rank/size 0/1 without TP). */
+static int cpu_setup(sp_engine_cpu *c, const sp_model *m, int rank, int size, sp_error *err)
+{
+    const sp_model_config *g = &m->cfg;
+    if (g->hidden < 1 || g->ffn < 1 || g->n_kv_heads < 1 || g->n_heads % g->n_kv_heads != 0 ||
+        g->head_dim < 2 || g->head_dim % 2 || g->vocab < 1 || g->n_layers < 1)
+        return sp_error_set(err, "engine: unsupported dimensions (H %lld, F %lld, NH %lld, NKV "
+                            "%lld, D %lld)", (long long)g->hidden, (long long)g->ffn,
+                            (long long)g->n_heads, (long long)g->n_kv_heads,
+                            (long long)g->head_dim);
+    if (sp_tp_plan_make(g, rank, size, &c->plan, err) != 0) return -1;
+    c->H = g->hidden, c->D = g->head_dim, c->V = g->vocab, c->L = g->n_layers;
+    c->F = c->plan.ffn.count, c->NH = c->plan.heads.count, c->NKV = c->plan.kv_heads.count;
+    c->QKV = (c->NH + 2 * c->NKV) * c->D;
+    return cpu_load_weights(c, m, err);
+}
+
+/* Under TP every rank learns whether all ranks succeeded (rc: this rank's status), so that no
+ * rank goes on to a collective the others will never reach. */
+static int cpu_tp_agree(const sp_engine_cpu *c, int rc, sp_error *err)
+{
+    int bad = rc != 0, any_bad = 0;
+    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, c->comm);
+    if (any_bad && !bad)
+        return sp_error_set(err, "tensor parallelism: another rank of the group (size %d) failed",
+                            c->plan.size);
+    return any_bad ? -1 : 0;
+}
+
+int sp_engine_cpu_create(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
+                         sp_engine_cpu **out, sp_error *err)
 {
     *out = NULL;
     sp_engine_cpu *c = sp_xcalloc(1, sizeof *c);
     c->cfg = m->cfg;
-    c->H = m->cfg.hidden, c->F = m->cfg.ffn, c->NH = m->cfg.n_heads;
-    c->NKV = m->cfg.n_kv_heads, c->D = m->cfg.head_dim, c->V = m->cfg.vocab;
-    c->L = m->cfg.n_layers;
-    c->QKV = (c->NH + 2 * c->NKV) * c->D;
-    if (c->H < 1 || c->F < 1 || c->NKV < 1 || c->NH % c->NKV != 0 || c->D < 2 || c->D % 2 ||
-        c->V < 1 || c->L < 1) {
-        free(c);
-        return sp_error_set(err, "engine: unsupported dimensions (H %lld, F %lld, NH %lld, NKV "
-                            "%lld, D %lld)", (long long)m->cfg.hidden, (long long)m->cfg.ffn,
-                            (long long)m->cfg.n_heads, (long long)m->cfg.n_kv_heads,
-                            (long long)m->cfg.head_dim);
+    c->comm = MPI_COMM_NULL;
+    int rank = 0, size = 1;
+    if (group != MPI_COMM_NULL) {
+        MPI_Comm_size(group, &size);
+        if (size > 1) {
+            MPI_Comm_dup(group, &c->comm); /* collective: the whole group is here */
+            MPI_Comm_rank(c->comm, &rank);
+        }
     }
     if (opt->threads > 0) openblas_set_num_threads(opt->threads);
-    if (cpu_load_weights(c, m, err) != 0) {
+    int rc = cpu_setup(c, m, rank, size, err);
+    if (size > 1) rc = cpu_tp_agree(c, rc, err);
+    if (rc != 0) {
         sp_engine_cpu_free(c);
         return -1;
     }
@@ -154,6 +201,7 @@ int sp_engine_cpu_create(const sp_model *m, const sp_engine_options *opt, sp_eng
 void sp_engine_cpu_free(sp_engine_cpu *c)
 {
     if (!c) return;
+    if (c->comm != MPI_COMM_NULL) MPI_Comm_free(&c->comm);
     free(c->arena);
     free(c->layers);
     free(c->inv_freq);
@@ -161,6 +209,7 @@ void sp_engine_cpu_free(sp_engine_cpu *c)
     free(c->sin_t);
     free(c->ws);
     free(c->pos);
+    free(c->hook_in);
     free(c);
 }
 
@@ -183,6 +232,7 @@ typedef struct {
     float *att;    /* [T, NH*D] */
     float *gu;     /* [T, 2F] */
     float *hid;    /* [T, F] */
+    float *part;   /* [T, H] partial sums of o / down (TP only) */
     float *scores; /* attention scratch */
     float *hx;     /* [C, H] head rows */
     float *logits; /* [C, V] */
@@ -193,7 +243,8 @@ static int cpu_workspace(sp_engine_cpu *c, const sp_batch *b, cpu_acts *a, sp_er
     int64_t max_n = 0;
     for (int32_t i = 0; i < b->n_items; i++)
         if (b->item_off[i + 1] - b->item_off[i] > max_n) max_n = b->item_off[i + 1] - b->item_off[i];
-    size_t T = (size_t)b->n_tokens, per_tok = (size_t)(2 * c->H + c->QKV + c->NH * c->D +
+    int tp = c->plan.size > 1;
+    size_t T = (size_t)b->n_tokens, per_tok = (size_t)((2 + tp) * c->H + c->QKV + c->NH * c->D +
                                                        3 * c->F);
     size_t sizes[3], total = 0;
     if (b->n_tokens > INT32_MAX) /* BLAS takes int dimensions */
@@ -220,6 +271,8 @@ static int cpu_workspace(sp_engine_cpu *c, const sp_batch *b, cpu_acts *a, sp_er
     a->att = p, p += T * c->NH * c->D;
     a->gu = p, p += T * 2 * c->F;
     a->hid = p, p += T * c->F;
+    a->part = tp ? p : NULL;
+    p += tp ? T * c->H : 0;
     a->scores = p, p += sizes[1];
     a->hx = p, p += SP_CPU_HEAD_CHUNK * c->H;
     a->logits = p;
@@ -238,6 +291,26 @@ static void cpu_linear(float *C, const float *A, const float *W, int64_t M, int6
                 W, (int)K, beta, C, (int)N);
 }
 
+/* x[T, H] += the group's sum of A[T, K] W[H, K]^T (each rank holds its K columns). Without TP
+ * one sgemm with beta 1, as always; with TP a partial product, MPI_Allreduce, then the add. */
+static void cpu_linear_rowpar(sp_engine_cpu *c, float *x, float *part, const float *A,
+                              const float *W, int64_t T, int64_t K)
+{
+    if (c->plan.size == 1) {
+        cpu_linear(x, A, W, T, c->H, K, 1.0f);
+        return;
+    }
+    cpu_linear(part, A, W, T, c->H, K, 0.0f);
+    size_t n = (size_t)T * (size_t)c->H;
+    for (size_t i = 0; i < n;) { /* MPI counts are int */
+        int chunk = n - i > (size_t)(INT32_MAX / 2) ? INT32_MAX / 2 : (int)(n - i);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, part + i, chunk, MPI_FLOAT, MPI_SUM, c->comm);
+        SP_ASSERT_MSG(rc == MPI_SUCCESS, "tensor parallelism: MPI_Allreduce failed (%d)", rc);
+        i += (size_t)chunk;
+    }
+    sp_ref_add(x, part, n);
+}
+
 static void cpu_layer_forward(sp_engine_cpu *c, const cpu_layer *ly, const sp_batch *b,
                               cpu_acts *a)
 {
@@ -249,12 +322,12 @@ static void cpu_layer_forward(sp_engine_cpu *c, const cpu_layer *ly, const sp_ba
     sp_ref_rope_apply(a->qkv, T, c->QKV, c->NH, c->D, c->pos, c->cos_t, c->sin_t);
     sp_ref_rope_apply(a->qkv + qd, T, c->QKV, c->NKV, c->D, c->pos, c->cos_t, c->sin_t);
     sp_cpu_attention(a->att, a->qkv, b, c->NH, c->NKV, c->D, a->scores);
-    cpu_linear(a->x, a->att, ly->wo, T, H, qd, 1.0f);
+    cpu_linear_rowpar(c, a->x, a->part, a->att, ly->wo, T, qd);
     /* MLP block: x += down(silu(gate(norm(x))) * up(norm(x))) */
     sp_ref_rmsnorm(a->xn, a->x, ly->mlp_norm, T, H, eps);
     cpu_linear(a->gu, a->xn, ly->wgu, T, 2 * F, H, 0.0f);
     sp_ref_swiglu(a->hid, a->gu, a->gu + F, T, F, 2 * F);
-    cpu_linear(a->x, a->hid, ly->wdown, T, H, F, 1.0f);
+    cpu_linear_rowpar(c, a->x, a->part, a->hid, ly->wdown, T, F);
 }
 
 /* Final norm + lm_head + log-softmax on the requested rows, SP_CPU_HEAD_CHUNK rows at a time. */
@@ -275,11 +348,36 @@ static void cpu_head(sp_engine_cpu *c, const sp_head_request *req, cpu_acts *a)
     }
 }
 
+void sp_engine_cpu_set_layer_hook(sp_engine_cpu *c, sp_layer_hook_fn fn, void *ctx)
+{
+    c->hook = fn;
+    c->hook_ctx = ctx;
+}
+
+/* Runs layer l, reporting it to the hook when one is set. */
+static void cpu_run_layer(sp_engine_cpu *c, int64_t l, const sp_batch *b, cpu_acts *a)
+{
+    if (!c->hook) {
+        cpu_layer_forward(c, &c->layers[l], b, a);
+        return;
+    }
+    size_t n = (size_t)b->n_tokens * (size_t)c->H; /* fits: the workspace holds T x H already */
+    if (n > c->hook_cap) {
+        c->hook_in = sp_xrealloc(c->hook_in, n * sizeof(float));
+        c->hook_cap = n;
+    }
+    memcpy(c->hook_in, a->x, n * sizeof(float));
+    cpu_layer_forward(c, &c->layers[l], b, a);
+    c->hook(c->hook_ctx, (int)l, c->hook_in, a->x, b->n_tokens, c->H);
+}
+
 int sp_engine_cpu_forward(sp_engine_cpu *c, const sp_batch *b, const sp_mask *removed,
                           const sp_head_request *req, sp_error *err)
 {
     cpu_acts a = {0};
-    if (cpu_workspace(c, b, &a, err) != 0) return -1;
+    int rc = cpu_workspace(c, b, &a, err);
+    if (c->plan.size > 1) rc = cpu_tp_agree(c, rc, err);
+    if (rc != 0) return -1;
     int32_t max_pos = sp_batch_positions(b, c->pos);
     cpu_rope_reserve(c, (int64_t)max_pos + 1);
     for (int64_t t = 0; t < b->n_tokens; t++)
@@ -287,7 +385,7 @@ int sp_engine_cpu_forward(sp_engine_cpu *c, const sp_batch *b, const sp_mask *re
                (size_t)c->H * sizeof(float));
     for (int64_t l = 0; l < c->L; l++) {
         if (removed && sp_mask_test(removed, (int)l)) continue;
-        cpu_layer_forward(c, &c->layers[l], b, &a);
+        cpu_run_layer(c, l, b, &a);
     }
     cpu_head(c, req, &a);
     return 0;

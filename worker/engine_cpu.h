@@ -10,9 +10,11 @@
 
 typedef struct sp_engine_cpu sp_engine_cpu;
 
-int sp_engine_cpu_create(const sp_model *m, const sp_engine_options *opt, sp_engine_cpu **out,
-                         sp_error *err);
+/* group: MPI_COMM_NULL or size 1 = no tensor parallelism (see sp_engine_create_group). */
+int sp_engine_cpu_create(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
+                         sp_engine_cpu **out, sp_error *err);
 void sp_engine_cpu_free(sp_engine_cpu *c);
+void sp_engine_cpu_set_layer_hook(sp_engine_cpu *c, sp_layer_hook_fn fn, void *ctx);
 /* b and req are already validated by engine.c. */
 int sp_engine_cpu_forward(sp_engine_cpu *c, const sp_batch *b, const sp_mask *removed,
                           const sp_head_request *req, sp_error *err);

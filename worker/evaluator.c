@@ -57,7 +57,7 @@ static int create_mc(sp_evaluator *ev, const sp_model *model, sp_error *err)
     int rc = sp_tokenizer_load(model->dir, &tok, err);
     if (rc == 0) {
         int32_t bos = ev->job->task.bos ? sp_tokenizer_bos(tok) : -1;
-        rc = sp_mc_build(&ev->mc_set, idx, n, sp_mc_encode_tokenizer, tok, bos, 0, &ev->mc_req,
+        rc = sp_mc_build(&ev->mc_set, idx, n, sp_mc_encode_tokenizer, tok, bos, model->cfg.max_pos, &ev->mc_req,
                          err);
     }
     sp_tokenizer_free(tok);

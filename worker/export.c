@@ -16,7 +16,6 @@
 #include "../common/json_util.h"
 #include "../common/safetensors_write.h"
 #include "../common/signals.h"
-#include "../coordinator/search_run.h" /* sp_model_fingerprint */
 #include "export_internal.h"
 
 #define EX_CHUNK (64u << 20) /* bytes copied per write call; bounds the pages touched at once */
