@@ -15,6 +15,7 @@
 #include "coordinator/search_run.h"
 #include "worker/engine.h"
 #include "worker/evaluator.h"
+#include "worker/tp_shard.h"
 
 static void usage(void)
 {
@@ -63,14 +64,17 @@ typedef struct {
     int model_open;
 } worker_kit;
 
-static int kit_open(const sp_job *job, worker_kit *k, int need_evaluator, sp_error *err)
+/* Opens the model; workers (and a lone process) also build the engine — sharded over `group`
+ * when the group has several ranks — and the evaluator. */
+static int kit_open(const sp_job *job, MPI_Comm group, worker_kit *k, int need_evaluator,
+                    sp_error *err)
 {
     memset(k, 0, sizeof *k);
     if (sp_model_open(job->model, &k->model, err)) return -1;
     k->model_open = 1;
     if (!need_evaluator) return 0;
     sp_engine_options eo = {.backend = (sp_backend)job->backend, .threads = job->threads};
-    if (sp_engine_create(&k->model, &eo, &k->engine, err)) return -1;
+    if (sp_engine_create_group(&k->model, &eo, group, &k->engine, err)) return -1;
     return sp_evaluator_create(job, &k->model, k->engine, &k->ev, err);
 }
 
@@ -84,13 +88,18 @@ static void kit_close(worker_kit *k)
 static int run_rank(sp_job *job, int rank, int size, const sp_search_options *opt, sp_error *err)
 {
     MPI_Comm group = MPI_COMM_NULL;
-    if (job->tp > 1)
-        return sp_error_set(err, "not implemented: tensor parallelism (tp = %d); use tp = 1",
-                            job->tp), SP_EXIT_FAILURE;
+    if (job->tp > 1 && size > 1) { /* the same clean refusal on every rank, before loading */
+        char path[4200];
+        sp_model_config cfg;
+        sp_tp_plan plan;
+        snprintf(path, sizeof path, "%s/config.json", job->model);
+        if (sp_config_load(path, &cfg, err) || sp_tp_plan_make(&cfg, 0, job->tp, &plan, err))
+            return SP_EXIT_FAILURE;
+    }
     if (sp_sched_split_groups(MPI_COMM_WORLD, job->tp, &group, err)) return SP_EXIT_FAILURE;
     worker_kit kit;
     int rc = SP_EXIT_OK;
-    if (kit_open(job, &kit, rank != 0 || size == 1, err)) {
+    if (kit_open(job, group, &kit, rank != 0 || size == 1, err)) {
         fprintf(stderr, "swarmprune search: error (rank %d): %s\n", rank, err->msg);
         fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, SP_EXIT_FAILURE); /* nobody must wait for this rank */

@@ -54,6 +54,15 @@ for np in 2 3 5; do
     history_of "$TMP/np$np" >"$TMP/np$np.hist"
     cmp -s "$TMP/ref.hist" "$TMP/np$np.hist" || fail "history with $np ranks differs from 1 rank"
 done
+# Tensor parallelism (tp = 2: heads and MLP columns split over a group of 2 ranks). Partial sums
+# are added in another order, so fitness agrees to ~1e-6, not bit for bit: compare the answer.
+write_job "$TMP/tp.json" "$TMP/tp"
+expect_ok "tp = 2 (3 ranks: coordinator + one group of 2)" mpirun -np 3 "$SP_BIN" search "$TMP/tp.json" --tp 2 --quiet
+removed_of() { tr -d ' \t\n' <"$1/summary.json" | sed -n 's/.*"removed_layers":\(\[[0-9,]*\]\).*/\1/p'; }
+[ "$(removed_of "$TMP/tp")" = "$(removed_of "$TMP/ref")" ] ||
+    fail "tp = 2 found $(removed_of "$TMP/tp"), tp = 1 found $(removed_of "$TMP/ref")"
+write_job "$TMP/tp3.json" "$TMP/tp3"
+expect_error "tp = 3 does not divide the 2 KV heads" "must divide" mpirun -np 4 "$SP_BIN" search "$TMP/tp3.json" --tp 3
 expect_ok "finished run is not repeated" "$SP_BIN" search "$TMP/job.json"
 grep -q "already finished" "$TMP/out" || fail "a finished search ran again"
 

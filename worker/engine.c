@@ -1,6 +1,7 @@
 /* engine.c — backend dispatch of the inference engine, plus what every backend shares: batch
  * and head-request validation and rotary positions of packed prefix/branch batches.
- * CPU: worker/engine_cpu.c. CUDA: not implemented yet (create fails with a message). */
+ * CPU: worker/engine_cpu.c (tensor parallelism over an MPI group: worker/tp_shard.h).
+ * CUDA: not implemented yet (create fails with a message). */
 #include "engine.h"
 
 #include <stdlib.h>
