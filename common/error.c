@@ -56,7 +56,7 @@ void sp_error_set_rank(int rank, int mpi_is_up)
     g_mpi_up = mpi_is_up;
 }
 
-_Noreturn void sp_fatal(const char *file, int line, const char *func, const char *fmt, ...)
+SP_NORETURN void sp_fatal(const char *file, int line, const char *func, const char *fmt, ...)
 {
     char what[1024];
     va_list ap;

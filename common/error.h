@@ -10,6 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus /* included by the CUDA sources */
+#define SP_NORETURN [[noreturn]]
+extern "C" {
+#else
+#define SP_NORETURN _Noreturn
+#endif
+
 #define SP_ERROR_MSG_MAX 2048
 
 typedef struct {
@@ -30,7 +37,7 @@ void sp_error_set_rank(int rank, int mpi_is_up);
 
 /* Prints "swarmprune: fatal: <what> at file:line (func) [rank r host h pid p]" to stderr and
  * aborts the job. Used by SP_ASSERT and the check-macro family. */
-_Noreturn void sp_fatal(const char *file, int line, const char *func, const char *fmt, ...)
+SP_NORETURN void sp_fatal(const char *file, int line, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 #define SP_ASSERT(cond)                                                                  \
@@ -62,5 +69,9 @@ void *sp_xmalloc(size_t n);
 void *sp_xcalloc(size_t count, size_t size);
 void *sp_xrealloc(void *p, size_t n);
 char *sp_xstrdup(const char *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

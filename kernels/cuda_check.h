@@ -10,17 +10,7 @@
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 
-/* common/error.h is C11 (_Noreturn, C linkage): in CUDA/C++ translation units it is included
- * with C linkage and _Noreturn spelled as the GNU attribute, for this include only. */
-#ifdef __cplusplus
-#define _Noreturn __attribute__((noreturn))
-extern "C" {
-#include "../common/error.h"
-}
-#undef _Noreturn
-#else
-#include "../common/error.h"
-#endif
+#include "../common/error.h" /* C linkage and [[noreturn]] under C++ */
 
 #define SP_CUDA_CHECK(call)                                                                  \
     do {                                                                                     \
@@ -50,8 +40,8 @@ extern "C" {
 #define SP_CUDA_CHECK_LAUNCH() SP_CUDA_CHECK(cudaGetLastError())
 
 /* Non-fatal probe: 1 when a CUDA device is usable, else 0 with the reason in `reason` (e.g.
- * error 35 "driver version is insufficient" on machines without a GPU driver). Clears the
- * sticky-free error state it may leave behind. */
+ * error 35 "driver version is insufficient" on machines without a GPU driver). Resets the
+ * runtime's last-error slot so later checks do not see the probe's error. */
 static inline int sp_cuda_probe(char *reason, size_t n)
 {
     int count = 0;

@@ -3,8 +3,9 @@
  * 8: PSO, BPSO, WOA, EVO, random (5 seeds, budgets 50/100/200 unique evaluations) against SLEB
  * greedy, Block Influence, angular distance and last-k. One global mask -> NLL map: a mask is
  * never forwarded twice in the whole run.
- * Usage: bench_search_quality [N_SEQ [N_TOK [SEEDS [extra]]]] (defaults 8 128 5; "extra" adds PSO
- * and WOA with populations of 10, and warm-started with the one-shot masks). */
+ * Usage: bench_search_quality [N_SEQ [N_TOK [SEEDS [extra|plain [K,K,...]]]]] (defaults 8 128 5
+ * plain 3,6,8; "extra" adds PSO and WOA with populations of 10, and warm-started with the one-shot
+ * masks). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -186,9 +187,8 @@ static void print_table(int k, const method *ms, int n_m, int seeds, const basel
             print_row(ms[mi].name, checkpoints[c], used, v, seeds, ref);
         }
     for (int i = 0; i < N_BL; i++) {
-        char buf[256], name[64];
-        snprintf(name, sizeof name, "%s", bl_names[i]);
-        print_row(name, bl->evals[i], bl->evals[i], &bl->fit[i], 1, ref);
+        char buf[256];
+        print_row(bl_names[i], bl->evals[i], bl->evals[i], &bl->fit[i], 1, ref);
         printf("  %-22s removes {%s}\n", "", sp_mask_format(&bl->mask[i], buf, sizeof buf));
     }
 }
@@ -269,14 +269,32 @@ static void bench_k(bench *b, const sp_layer_scores *ls, int L, int k, int seeds
            sp_now() - t0);
 }
 
+/* "3" or "6,8": k values in [1, 21] (the fixture has 22 prunable layers). -1 when malformed. */
+static int parse_k_list(const char *text, int *ks, int cap)
+{
+    int n = 0;
+    for (const char *q = text;; q++) {
+        char *end;
+        long v = strtol(q, &end, 10);
+        if (end == q || v < 1 || v > 21 || n == cap || (*end != ',' && *end != '\0')) return -1;
+        ks[n++] = (int)v;
+        if (*end == '\0') return n;
+        q = end;
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible when redirected */
     int n_seq = argc > 1 ? atoi(argv[1]) : 8, n_tok = argc > 2 ? atoi(argv[2]) : 128;
     int seeds = argc > 3 ? atoi(argv[3]) : 5, extra = argc > 4 && strcmp(argv[4], "extra") == 0;
-    if (n_seq < 1 || n_tok < 2 || seeds < 1 || seeds > MAX_SEEDS || (argc > 4 && !extra)) {
+    if (argc > 4 && strcmp(argv[4], "plain") == 0) extra = -1; /* default methods, K list next */
+    int ks[8] = {3, 6, 8}, n_k = 3;
+    if (argc > 5) n_k = parse_k_list(argv[5], ks, 8);
+    if (n_seq < 1 || n_tok < 2 || seeds < 1 || seeds > MAX_SEEDS || (argc > 4 && !extra) ||
+        n_k < 1) {
         fprintf(stderr, "usage: bench_search_quality [N_SEQ >= 1 [N_TOK >= 2 [SEEDS 1..%d "
-                        "[extra]]]]\n", MAX_SEEDS);
+                        "[extra|plain [K,K,..]]]]]\n", MAX_SEEDS);
         return 2;
     }
     char model_dir[4096], goldens[4096];
@@ -285,7 +303,7 @@ int main(int argc, char **argv)
              "mask_nll_goldens.json", SP_SOURCE_DIR);
     sp_error err = {{0}};
     sp_model m;
-    bench b = {.n_tok = n_tok, .extra = extra};
+    bench b = {.n_tok = n_tok, .extra = extra > 0};
     sp_layer_scores ls;
     if (sp_model_open(model_dir, &m, &err)) {
         fprintf(stderr, "bench_search_quality: %s\n", err.msg);
@@ -314,8 +332,7 @@ int main(int argc, char **argv)
     printf("BI:");
     for (int l = 0; l < m.cfg.n_layers; l++) printf(" %.4f", bi[l]);
     printf("\n");
-    const int ks[3] = {3, 6, 8};
-    for (int i = 0; i < 3; i++) bench_k(&b, &ls, (int)m.cfg.n_layers, ks[i], seeds);
+    for (int i = 0; i < n_k; i++) bench_k(&b, &ls, (int)m.cfg.n_layers, ks[i], seeds);
     printf("\nunique forwards: %lld (%.1f s of forward time, %.1f ms each), total %.1f s\n",
            (long long)b.forwards, b.forward_s, 1e3 * b.forward_s / (double)(b.forwards ? b.forwards : 1),
            sp_now() - t0);

@@ -1,17 +1,20 @@
 /* engine.c — backend dispatch of the inference engine, plus what every backend shares: batch
  * and head-request validation and rotary positions of packed prefix/branch batches.
  * CPU: worker/engine_cpu.c (tensor parallelism over an MPI group: worker/tp_shard.h).
- * CUDA: not implemented yet (create fails with a message). */
+ * CUDA: worker/engine_cuda.c (bf16 weights, fp32 accumulation; create fails with a message in
+ * a build without CUDA or on a machine without a usable GPU). */
 #include "engine.h"
 
 #include <stdlib.h>
 
 #include "engine_cpu.h"
+#include "engine_cuda.h"
 
 struct sp_engine {
     sp_backend backend;
     const sp_model *model;
-    sp_engine_cpu *cpu;
+    sp_engine_cpu *cpu;   /* exactly one of cpu / cuda is set */
+    sp_engine_cuda *cuda;
 };
 
 const char *sp_backend_name(sp_backend b)
@@ -35,15 +38,16 @@ int sp_engine_create_group(const sp_model *m, const sp_engine_options *opt, MPI_
     *out = NULL;
     sp_engine_options defaults = {SP_BACKEND_CPU, 0};
     if (!opt) opt = &defaults;
-    if (opt->backend != SP_BACKEND_CPU)
-        return sp_error_set(err, "not implemented: %s backend",
-                            opt->backend == SP_BACKEND_CUDA ? "CUDA" : "unknown");
+    if (opt->backend != SP_BACKEND_CPU && opt->backend != SP_BACKEND_CUDA)
+        return sp_error_set(err, "engine: unknown backend %d", (int)opt->backend);
     if (opt->threads < 0) return sp_error_set(err, "engine: threads must be >= 0, got %d",
                                               opt->threads);
     sp_engine *e = sp_xcalloc(1, sizeof *e);
     e->backend = opt->backend;
     e->model = m;
-    if (sp_engine_cpu_create(m, opt, group, &e->cpu, err) != 0) {
+    int rc = opt->backend == SP_BACKEND_CUDA ? sp_engine_cuda_create(m, opt, group, &e->cuda, err)
+                                             : sp_engine_cpu_create(m, opt, group, &e->cpu, err);
+    if (rc != 0) {
         free(e);
         return -1;
     }
@@ -55,6 +59,7 @@ void sp_engine_free(sp_engine *e)
 {
     if (!e) return;
     sp_engine_cpu_free(e->cpu);
+    sp_engine_cuda_free(e->cuda);
     free(e);
 }
 
@@ -62,7 +67,8 @@ const sp_model_config *sp_engine_config(const sp_engine *e) { return &e->model->
 
 void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx)
 {
-    sp_engine_cpu_set_layer_hook(e->cpu, fn, ctx);
+    if (e->cuda) sp_engine_cuda_set_layer_hook(e->cuda, fn, ctx);
+    else sp_engine_cpu_set_layer_hook(e->cpu, fn, ctx);
 }
 
 /* Branch entries of item [a, a+n) with prefix p: 0 in the prefix, >= 1 after, contiguous runs. */
@@ -173,5 +179,6 @@ int sp_engine_forward(sp_engine *e, const sp_batch *b, const sp_mask *removed,
                 return sp_error_set(err, "layer mask removes layer %d but the model has %lld "
                                     "layers", l, (long long)cfg->n_layers);
     }
-    return sp_engine_cpu_forward(e->cpu, b, removed, req, err);
+    return e->cuda ? sp_engine_cuda_forward(e->cuda, b, removed, req, err)
+                   : sp_engine_cpu_forward(e->cpu, b, removed, req, err);
 }

@@ -1,0 +1,218 @@
+/* bench_cuda.c — throughput of the CUDA engine on random-weight Llama shapes (SmolLM2-135M,
+ * Llama-3.2-1B, Llama-3.1-8B; batches 64 x 128 and 16 x 512 tokens, every position scored
+ * with a target). First a correctness check: the SmolLM2 shape against the CPU engine. Then per
+ * case: one warm-up forward, 3 timed ones (monotonic clock; the forward synchronizes), printed
+ * as tokens/s and TFLOP/s, plus "RESULT <model> <items>x<len> <tokens/s>" lines that
+ * tests/gpu_check.sh compares with the PyTorch baseline. Layers share one random buffer. */
+#include "test_util.h"
+
+#ifndef SP_HAVE_CUDA
+int main(void) { return sp_test_skip("bench_cuda", "built without CUDA"); }
+#else
+#include <stdint.h>
+#include <time.h>
+
+#include "common/model.h"
+#include "common/rng.h"
+#include "kernels/cuda_check.h"
+#include "worker/engine.h"
+#include "worker/engine_cuda.h"
+
+typedef struct {
+    const char *name;
+    int64_t H, L, NH, NKV, D, F, V;
+    int tied;
+    sp_rope_kind rope;
+    double theta;
+} bench_shape;
+
+static const bench_shape SHAPES[] = {
+    {"SmolLM2-135M", 576, 30, 9, 3, 64, 1536, 49152, 1, SP_ROPE_DEFAULT, 100000.0},
+    {"Llama-3.2-1B", 2048, 16, 32, 8, 64, 8192, 128256, 1, SP_ROPE_LLAMA3, 500000.0},
+    {"Llama-3.1-8B", 4096, 32, 32, 8, 128, 14336, 128256, 0, SP_ROPE_LLAMA3, 500000.0},
+};
+
+/* Random bf16 weights of a shape: one buffer per tensor kind, shared by all layers. */
+typedef struct {
+    sp_model m;
+    sp_tensor t[12];
+    uint16_t *buf[12];
+} bench_model;
+
+static void bench_tensor(bench_model *bm, int i, const char *name, int64_t rows, int64_t cols,
+                         double amp, int ones)
+{
+    size_t n = (size_t)(rows * cols);
+    bm->buf[i] = sp_xmalloc(n * 2);
+    for (size_t k = 0; k < n; k++)
+        bm->buf[i][k] = sp_f32_to_bf16(ones ? 1.0f : (float)((2.0 * sp_rng_uniform(7, (uint64_t)i, k, 0)
+                                                              - 1.0) * amp));
+    sp_tensor *t = &bm->t[i];
+    t->name = (char *)name, t->dtype = SP_DT_BF16, t->ndim = cols > 1 ? 2 : 1;
+    t->shape[0] = cols > 1 ? rows : cols * rows, t->shape[1] = cols;
+    t->nbytes = n * 2, t->data = bm->buf[i];
+}
+
+static void bench_model_make(bench_model *bm, const bench_shape *s)
+{
+    memset(bm, 0, sizeof *bm);
+    sp_model_config *c = &bm->m.cfg;
+    c->hidden = s->H, c->n_layers = s->L, c->n_heads = s->NH, c->n_kv_heads = s->NKV;
+    c->head_dim = s->D, c->ffn = s->F, c->vocab = s->V, c->max_pos = 131072, c->rms_eps = 1e-5;
+    c->rope_theta = s->theta, c->rope_kind = s->rope, c->rope_factor = 8.0;
+    c->rope_low_freq_factor = 1.0, c->rope_high_freq_factor = 4.0, c->rope_orig_max_pos = 8192;
+    c->tie_embeddings = s->tied, c->bos_id = -1;
+    double a = 1.0 / sqrt((double)s->H), af = 1.0 / sqrt((double)s->F);
+    bench_tensor(bm, 0, "embed", s->V, s->H, 1.0, 0);
+    bench_tensor(bm, 1, "norm", 1, s->H, 0, 1);
+    bench_tensor(bm, 2, "q", s->NH * s->D, s->H, a, 0);
+    bench_tensor(bm, 3, "k", s->NKV * s->D, s->H, a, 0);
+    bench_tensor(bm, 4, "v", s->NKV * s->D, s->H, a, 0);
+    bench_tensor(bm, 5, "o", s->H, s->NH * s->D, a, 0);
+    bench_tensor(bm, 6, "gate", s->F, s->H, a, 0);
+    bench_tensor(bm, 7, "up", s->F, s->H, a, 0);
+    bench_tensor(bm, 8, "down", s->H, s->F, af, 0);
+    if (!s->tied) bench_tensor(bm, 9, "lm_head", s->V, s->H, a, 0);
+    bm->m.embed = &bm->t[0], bm->m.final_norm = &bm->t[1];
+    bm->m.lm_head = s->tied ? &bm->t[0] : &bm->t[9];
+    bm->m.layers = sp_xcalloc((size_t)s->L, sizeof *bm->m.layers);
+    for (int64_t l = 0; l < s->L; l++)
+        bm->m.layers[l] = (sp_layer_tensors){&bm->t[1], &bm->t[2], &bm->t[3], &bm->t[4], &bm->t[5],
+                                             &bm->t[1], &bm->t[6], &bm->t[7], &bm->t[8]};
+}
+
+static void bench_model_free(bench_model *bm)
+{
+    for (int i = 0; i < 12; i++) free(bm->buf[i]);
+    free(bm->m.layers);
+}
+
+/* items x len tokens (random ids), every position but the last of an item scored. */
+typedef struct {
+    sp_batch b;
+    sp_head_request req;
+    int32_t *tok, *pl, *tg;
+    int64_t *off, *rows;
+    float *lp;
+} bench_batch;
+
+static void bench_batch_make(bench_batch *bb, int32_t items, int64_t len, int64_t V)
+{
+    int64_t T = items * len, R = items * (len - 1), r = 0;
+    bb->tok = sp_xmalloc((size_t)T * 4), bb->pl = sp_xmalloc((size_t)items * 4);
+    bb->tg = sp_xmalloc((size_t)R * 4), bb->lp = sp_xmalloc((size_t)R * 4);
+    bb->off = sp_xmalloc((size_t)(items + 1) * 8), bb->rows = sp_xmalloc((size_t)R * 8);
+    for (int64_t t = 0; t < T; t++) bb->tok[t] = (int32_t)(sp_rng_hash(3, (uint64_t)t, 0, 0) % (uint64_t)V);
+    for (int32_t i = 0; i <= items; i++) bb->off[i] = i * len;
+    for (int32_t i = 0; i < items; i++) {
+        bb->pl[i] = (int32_t)len;
+        for (int64_t j = 0; j + 1 < len; j++, r++)
+            bb->rows[r] = i * len + j, bb->tg[r] = bb->tok[i * len + j + 1];
+    }
+    bb->b = (sp_batch){T, bb->tok, items, bb->off, bb->pl, NULL};
+    bb->req = (sp_head_request){R, bb->rows, bb->tg, bb->lp, NULL};
+}
+
+static void bench_batch_free(bench_batch *bb)
+{
+    free(bb->tok), free(bb->pl), free(bb->tg), free(bb->lp), free(bb->off), free(bb->rows);
+}
+
+/* Forward FLOPs: 2 x (layer weights) per token, attention 2 x 2 x D x NH per visible pair
+ * (causal: len (len+1) / 2 per item), lm_head 2 H V per scored row. */
+static double bench_flops(const bench_shape *s, int32_t items, int64_t len)
+{
+    double T = (double)items * len, lw = (double)s->H * ((s->NH + 2 * s->NKV) * s->D) +
+                                         (double)s->H * s->NH * s->D + 3.0 * s->H * s->F;
+    double pairs = (double)items * len * (len + 1) / 2.0;
+    return s->L * (2.0 * lw * T + 4.0 * s->D * s->NH * pairs) +
+           2.0 * s->H * s->V * items * (len - 1);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The SmolLM2 shape, 2 x 64 tokens: CUDA vs CPU engine, max |d logprob|. */
+static int bench_check(void)
+{
+    bench_model bm;
+    bench_model_make(&bm, &SHAPES[0]);
+    bench_batch bb;
+    bench_batch_make(&bb, 2, 64, SHAPES[0].V);
+    float *cpu_lp = sp_xmalloc((size_t)bb.req.n_rows * 4);
+    sp_engine_options gopt = {SP_BACKEND_CUDA, 0}, copt = {SP_BACKEND_CPU, 0};
+    sp_engine_cuda *g = NULL;
+    sp_engine *cpu = NULL;
+    sp_error err = {{0}};
+    int rc = sp_engine_cuda_create(&bm.m, &gopt, MPI_COMM_NULL, &g, &err) ||
+             sp_engine_create(&bm.m, &copt, &cpu, &err) ||
+             sp_engine_cuda_forward(g, &bb.b, NULL, &bb.req, &err);
+    sp_head_request creq = bb.req;
+    creq.out_logprob = cpu_lp;
+    if (!rc) rc = sp_engine_forward(cpu, &bb.b, NULL, &creq, &err);
+    double worst = 0;
+    for (int64_t r = 0; !rc && r < bb.req.n_rows; r++) {
+        double d = fabs(bb.lp[r] - cpu_lp[r]);
+        if (!(d <= worst)) worst = d;
+    }
+    /* bf16 activations vs fp32: see test_cuda_engine.c; random weights give flat logits */
+    int ok = !rc && worst <= 0.05;
+    printf("bench_cuda: correctness %s (%s 2x64 vs CPU engine: max |d logprob| %.3g)%s%s\n",
+           ok ? "ok" : "FAILED", SHAPES[0].name, worst, rc ? ": " : "", rc ? err.msg : "");
+    sp_engine_cuda_free(g);
+    sp_engine_free(cpu);
+    free(cpu_lp);
+    bench_batch_free(&bb);
+    bench_model_free(&bm);
+    return ok ? 0 : -1;
+}
+
+static void bench_case(sp_engine_cuda *g, const bench_shape *s, int32_t items, int64_t len)
+{
+    bench_batch bb;
+    bench_batch_make(&bb, items, len, s->V);
+    sp_error err = {{0}};
+    SP_ASSERT_MSG(sp_engine_cuda_forward(g, &bb.b, NULL, &bb.req, &err) == 0, "%s", err.msg);
+    const int reps = 3;
+    double t0 = now_s();
+    for (int i = 0; i < reps; i++)
+        SP_ASSERT_MSG(sp_engine_cuda_forward(g, &bb.b, NULL, &bb.req, &err) == 0, "%s", err.msg);
+    double dt = (now_s() - t0) / reps, tok = (double)items * len;
+    sp_engine_cuda_mem mem;
+    sp_engine_cuda_memory(g, &mem);
+    printf("%-14s %3dx%-4lld %8.1f ms %10.0f tokens/s %7.1f TFLOP/s  peak %.2f GiB\n", s->name,
+           items, (long long)len, dt * 1e3, tok / dt, bench_flops(s, items, len) / dt / 1e12,
+           mem.peak_used_bytes / 1073741824.0);
+    printf("RESULT %s %dx%lld %.1f\n", s->name, items, (long long)len, tok / dt);
+    bench_batch_free(&bb);
+}
+
+int main(int argc, char **argv)
+{
+    char why[256];
+    if (!sp_cuda_probe(why, sizeof why)) return sp_test_skip("bench_cuda", why);
+    if (bench_check() != 0) return 1;
+    int only = argc > 1 ? atoi(argv[1]) : -1; /* optional: run one shape index */
+    for (int s = 0; s < (int)(sizeof SHAPES / sizeof SHAPES[0]); s++) {
+        if (only >= 0 && s != only) continue;
+        bench_model bm;
+        bench_model_make(&bm, &SHAPES[s]);
+        sp_engine_options opt = {SP_BACKEND_CUDA, 0};
+        sp_engine_cuda *g = NULL;
+        sp_error err = {{0}};
+        if (sp_engine_cuda_create(&bm.m, &opt, MPI_COMM_NULL, &g, &err) != 0) {
+            fprintf(stderr, "bench_cuda: %s: %s\n", SHAPES[s].name, err.msg);
+            return 1;
+        }
+        bench_case(g, &SHAPES[s], 64, 128);
+        bench_case(g, &SHAPES[s], 16, 512);
+        sp_engine_cuda_free(g);
+        bench_model_free(&bm);
+    }
+    return 0;
+}
+#endif

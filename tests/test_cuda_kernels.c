@@ -1,0 +1,359 @@
+/* test_cuda_kernels.c — every CUDA kernel of kernels/ against its plain-C reference in
+ * kernels/ref_ops.c on seeded random inputs (seed SP_TEST_SEED, counter-based), over shapes with
+ * odd sizes and real Llama sizes, and every launch configuration a launcher can pick. Outputs
+ * are poisoned with NaN before each run and followed by guard bytes. Skips (77) without CUDA or
+ * without a usable device. Tolerances (relative L2) are defined below with their reasons. */
+#include "test_util.h"
+
+#ifndef SP_HAVE_CUDA
+int main(void) { return sp_test_skip("test_cuda_kernels", "built without CUDA"); }
+#else
+#include "cuda_test_util.h"
+#include "kernels/attention.h"
+#include "kernels/embed.h"
+#include "kernels/gemm.h"
+#include "kernels/logsoftmax.h"
+#include "kernels/ref_ops.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/swiglu.h"
+
+/* fp32 outputs: the kernels use the reference's formulas in fp32 with fp32 sums (the reference
+ * sums in double) and CUDA's expf/logf (<= 2 ulp from glibc); over <= 128k terms the relative
+ * error stays far below 1e-5. */
+#define TOL_F32 1e-5
+/* Exact ops (gathers, conversions, rope with __fmul_rn and the same tables). */
+#define TOL_EXACT 0.0
+/* bf16 outputs: one rounding to 8 significant bits, relative error <= 2^-9 = 1.95e-3 per
+ * element, so the relative L2 error is <= 1.95e-3; 2.5e-3 leaves room for the fp32 part. */
+#define TOL_BF16_OUT 2.5e-3
+/* GEMM: bf16 inputs rounded identically on both sides (products exact in fp32), fp32
+ * accumulation in cuBLAS vs double in the reference: ~sqrt(K) 2^-24, below 1e-5 for K <= 16k. */
+#define TOL_GEMM 1e-5
+
+static void test_embed_gather(void)
+{
+    static const int64_t shapes[][3] = {{1, 1, 3}, {7, 193, 50}, {64, 576, 1000}, {33, 4096, 17}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t T = shapes[s][0], H = shapes[s][1], V = shapes[s][2];
+        size_t nth = (size_t)(T * H), nvh = (size_t)(V * H);
+        float *emb = malloc(nvh * 4), *out = malloc(nth * 4), *ref = malloc(nth * 4);
+        uint16_t *bits = malloc(nvh * 2);
+        int32_t *tok = malloc((size_t)T * 4);
+        int64_t *rows = malloc((size_t)T * 8);
+        sp_test_fill(emb, nvh, 1, 3.0f);
+        sp_test_round_bf16(emb, bits, nvh);
+        for (int64_t t = 0; t < T; t++) {
+            tok[t] = (int32_t)((t * 7919 + 13) % V);
+            rows[t] = (T - 1 - t) * 5 % T;
+            memcpy(ref + t * H, emb + (int64_t)tok[t] * H, (size_t)H * 4);
+        }
+        sp_dbuf de = sp_dbuf_from(bits, nvh * 2), dt = sp_dbuf_from(tok, (size_t)T * 4);
+        sp_dbuf dx = sp_dbuf_new(nth * 4), dr = sp_dbuf_from(rows, (size_t)T * 8);
+        sp_dbuf dg = sp_dbuf_new(nth * 4), db = sp_dbuf_new(nth * 2);
+        sp_cuda_embed(dx.d, de.d, dt.d, T, H, 0);
+        sp_dbuf_get(&dx, out);
+        SP_CHECK_CLOSE(out, ref, nth, TOL_EXACT, "embed T %lld H %lld", (long long)T, (long long)H);
+        CHECK(sp_dbuf_guard_ok(&dx), "embed T %lld H %lld: guard bytes overwritten", (long long)T,
+              (long long)H);
+        sp_cuda_gather_rows(dg.d, dx.d, dr.d, T, H, 0);
+        sp_dbuf_get(&dg, out);
+        float *gref = malloc(nth * 4);
+        for (int64_t t = 0; t < T; t++) memcpy(gref + t * H, ref + rows[t] * H, (size_t)H * 4);
+        SP_CHECK_CLOSE(out, gref, nth, TOL_EXACT, "gather_rows T %lld H %lld", (long long)T,
+                       (long long)H);
+        CHECK(sp_dbuf_guard_ok(&dg), "gather_rows: guard bytes overwritten");
+        /* fp32 -> bf16 on unrounded values: bit-exact with sp_f32_to_bf16 */
+        sp_test_fill(gref, nth, 2, 100.0f);
+        sp_dbuf dsrc = sp_dbuf_from(gref, nth * 4);
+        sp_cuda_f32_to_bf16(db.d, dsrc.d, (int64_t)nth, 0);
+        uint16_t *got = malloc(nth * 2);
+        sp_dbuf_get(&db, got);
+        size_t wrong = 0;
+        for (size_t i = 0; i < nth; i++) wrong += got[i] != sp_f32_to_bf16(gref[i]);
+        CHECK(wrong == 0, "f32_to_bf16 n %zu: %zu values differ from sp_f32_to_bf16", nth, wrong);
+        CHECK(sp_dbuf_guard_ok(&db), "f32_to_bf16: guard bytes overwritten");
+        sp_dbuf *all[] = {&de, &dt, &dx, &dr, &dg, &db, &dsrc};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sp_dbuf_free(all[i]);
+        free(emb), free(out), free(ref), free(bits), free(tok), free(rows), free(gref), free(got);
+    }
+}
+
+/* Widens bf16 bit patterns. */
+static void widen(const uint16_t *bits, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = sp_bf16_to_f32(bits[i]);
+}
+
+static void test_rmsnorm(void)
+{
+    static const int64_t shapes[][2] = {{1, 1}, {3, 7}, {5, 192}, {17, 576}, {4, 2048}, {3, 4096},
+                                        {2, 8193}};
+    static const int threads[] = {0, 32, 64, 256, 512, 1024};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t T = shapes[s][0], H = shapes[s][1];
+        size_t n = (size_t)(T * H);
+        float *x = malloc(n * 4), *w = malloc((size_t)H * 4), *ref = malloc(n * 4);
+        float *out = malloc(n * 4);
+        uint16_t *bits = malloc(n * 2);
+        sp_test_fill(x, n, 3, 4.0f);
+        sp_test_fill(w, (size_t)H, 4, 1.5f);
+        sp_ref_rmsnorm(ref, x, w, T, H, 1e-5f);
+        sp_dbuf dx = sp_dbuf_from(x, n * 4), dw = sp_dbuf_from(w, (size_t)H * 4);
+        sp_dbuf dof = sp_dbuf_new(n * 4), dob = sp_dbuf_new(n * 2);
+        for (size_t k = 0; k < sizeof threads / sizeof threads[0]; k++) {
+            sp_dbuf_poison(&dof), sp_dbuf_poison(&dob);
+            sp_cuda_rmsnorm_f32(dof.d, dx.d, dw.d, T, H, 1e-5f, threads[k], 0);
+            sp_cuda_rmsnorm_bf16(dob.d, dx.d, dw.d, T, H, 1e-5f, threads[k], 0);
+            sp_dbuf_get(&dof, out);
+            SP_CHECK_CLOSE(out, ref, n, TOL_F32, "rmsnorm f32 T %lld H %lld threads %d",
+                           (long long)T, (long long)H, threads[k]);
+            sp_dbuf_get(&dob, bits);
+            widen(bits, out, n);
+            SP_CHECK_CLOSE(out, ref, n, TOL_BF16_OUT, "rmsnorm bf16 T %lld H %lld threads %d",
+                           (long long)T, (long long)H, threads[k]);
+            CHECK(sp_dbuf_guard_ok(&dof) && sp_dbuf_guard_ok(&dob), "rmsnorm guard bytes");
+        }
+        /* in place (out == x), as the engine's head may do */
+        sp_cuda_rmsnorm_f32(dx.d, dx.d, dw.d, T, H, 1e-5f, 0, 0);
+        sp_dbuf_get(&dx, out);
+        SP_CHECK_CLOSE(out, ref, n, TOL_F32, "rmsnorm in place T %lld H %lld", (long long)T,
+                       (long long)H);
+        sp_dbuf_free(&dx), sp_dbuf_free(&dw), sp_dbuf_free(&dof), sp_dbuf_free(&dob);
+        free(x), free(w), free(ref), free(out), free(bits);
+    }
+}
+
+static void test_rope(void)
+{
+    /* (T, NH, NKV, D, rope kind): tiny fixture (llama3), SmolLM2 (default), Llama-3.1 (llama3),
+     * linear scaling with an odd head count, the smallest head */
+    static const int64_t shapes[][5] = {{9, 6, 2, 32, SP_ROPE_LLAMA3}, {33, 9, 3, 64, SP_ROPE_DEFAULT},
+                                        {20, 32, 8, 128, SP_ROPE_LLAMA3}, {7, 5, 5, 18, SP_ROPE_LINEAR},
+                                        {3, 1, 1, 2, SP_ROPE_DEFAULT}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t T = shapes[s][0], NH = shapes[s][1], NKV = shapes[s][2], D = shapes[s][3];
+        int64_t ld = (NH + 2 * NKV) * D, half = D / 2, n_pos = 300;
+        sp_model_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.rope_theta = 500000.0, cfg.rope_kind = (sp_rope_kind)shapes[s][4];
+        cfg.rope_factor = 8.0, cfg.rope_low_freq_factor = 1.0, cfg.rope_high_freq_factor = 4.0;
+        cfg.rope_orig_max_pos = 8192;
+        size_t n = (size_t)(T * ld), nt = (size_t)(n_pos * half);
+        float *x = malloc(n * 4), *ref = malloc(n * 4), *inv = malloc((size_t)half * 4);
+        float *ct = malloc(nt * 4), *st = malloc(nt * 4);
+        int32_t *pos = malloc((size_t)T * 4);
+        sp_test_fill(x, n, 5, 2.0f);
+        memcpy(ref, x, n * 4);
+        for (int64_t t = 0; t < T; t++) pos[t] = (int32_t)((t * 37 + 11) % n_pos);
+        sp_ref_rope_inv_freq(&cfg, D, inv);
+        sp_ref_rope_table(inv, half, n_pos, ct, st);
+        sp_ref_rope_apply(ref, T, ld, NH, D, pos, ct, st);
+        sp_ref_rope_apply(ref + NH * D, T, ld, NKV, D, pos, ct, st);
+        sp_dbuf dx = sp_dbuf_from(x, n * 4), dp = sp_dbuf_from(pos, (size_t)T * 4);
+        sp_dbuf dc = sp_dbuf_from(ct, nt * 4), ds = sp_dbuf_from(st, nt * 4);
+        sp_cuda_rope_apply(dx.d, T, ld, NH, D, dp.d, dc.d, ds.d, 0);
+        sp_cuda_rope_apply((float *)dx.d + NH * D, T, ld, NKV, D, dp.d, dc.d, ds.d, 0);
+        sp_dbuf_get(&dx, x);
+        SP_CHECK_CLOSE(x, ref, n, TOL_EXACT, "rope T %lld NH %lld NKV %lld D %lld", (long long)T,
+                       (long long)NH, (long long)NKV, (long long)D);
+        CHECK(sp_dbuf_guard_ok(&dx), "rope guard bytes");
+        sp_dbuf_free(&dx), sp_dbuf_free(&dp), sp_dbuf_free(&dc), sp_dbuf_free(&ds);
+        free(x), free(ref), free(inv), free(ct), free(st), free(pos);
+    }
+}
+
+static void test_swiglu_add(void)
+{
+    static const int64_t shapes[][2] = {{1, 1}, {5, 7}, {16, 512}, {9, 1536}, {3, 8192}, {2, 14336}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t T = shapes[s][0], F = shapes[s][1];
+        size_t nin = (size_t)(T * 2 * F), n = (size_t)(T * F);
+        float *gu = malloc(nin * 4), *ref = malloc(n * 4), *out = malloc(n * 4);
+        uint16_t *bits = malloc(n * 2);
+        sp_test_fill(gu, nin, 6, 8.0f);
+        sp_ref_swiglu(ref, gu, gu + F, T, F, 2 * F);
+        sp_dbuf dg = sp_dbuf_from(gu, nin * 4), dof = sp_dbuf_new(n * 4), dob = sp_dbuf_new(n * 2);
+        sp_cuda_swiglu_f32(dof.d, dg.d, (float *)dg.d + F, T, F, 2 * F, 0);
+        sp_cuda_swiglu_bf16(dob.d, dg.d, (float *)dg.d + F, T, F, 2 * F, 0);
+        sp_dbuf_get(&dof, out);
+        SP_CHECK_CLOSE(out, ref, n, TOL_F32, "swiglu f32 T %lld F %lld", (long long)T, (long long)F);
+        sp_dbuf_get(&dob, bits);
+        widen(bits, out, n);
+        SP_CHECK_CLOSE(out, ref, n, TOL_BF16_OUT, "swiglu bf16 T %lld F %lld", (long long)T,
+                       (long long)F);
+        CHECK(sp_dbuf_guard_ok(&dof) && sp_dbuf_guard_ok(&dob), "swiglu guard bytes");
+        /* residual add: x = gate part (dense n), y = up part; exact in fp32 */
+        float *y = malloc(n * 4);
+        sp_test_fill(out, n, 7, 3.0f);
+        sp_test_fill(y, n, 8, 3.0f);
+        sp_dbuf dx = sp_dbuf_from(out, n * 4), dy = sp_dbuf_from(y, n * 4);
+        sp_ref_add(out, y, n);
+        sp_cuda_add(dx.d, dy.d, n, 0);
+        sp_dbuf_get(&dx, y);
+        SP_CHECK_CLOSE(y, out, n, TOL_EXACT, "add n %zu", n);
+        CHECK(sp_dbuf_guard_ok(&dx), "add guard bytes");
+        sp_dbuf_free(&dg), sp_dbuf_free(&dof), sp_dbuf_free(&dob), sp_dbuf_free(&dx),
+            sp_dbuf_free(&dy);
+        free(gu), free(ref), free(out), free(bits), free(y);
+    }
+}
+
+static void test_logsoftmax(void)
+{
+    static const int64_t shapes[][2] = {{1, 1}, {3, 7}, {5, 1000}, {4, 4096}, {3, 49152},
+                                        {2, 128256}};
+    static const int threads[] = {0, 32, 256, 1024};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t R = shapes[s][0], V = shapes[s][1];
+        size_t n = (size_t)(R * V);
+        float *lg = malloc(n * 4), ref[8], out[8];
+        int32_t tg[8];
+        sp_test_fill(lg, n, 9, 12.0f);
+        for (int64_t r = 0; r < R; r++) {
+            tg[r] = (int32_t)((r * 104729 + 3) % V);
+            ref[r] = sp_ref_logsoftmax_at(lg + r * V, V, tg[r]);
+        }
+        sp_dbuf dl = sp_dbuf_from(lg, n * 4), dt = sp_dbuf_from(tg, (size_t)R * 4);
+        sp_dbuf dout = sp_dbuf_new((size_t)R * 4);
+        for (size_t k = 0; k < sizeof threads / sizeof threads[0]; k++) {
+            sp_dbuf_poison(&dout);
+            sp_cuda_logsoftmax_gather(dout.d, dl.d, dt.d, R, V, threads[k], 0);
+            sp_dbuf_get(&dout, out);
+            SP_CHECK_CLOSE(out, ref, (size_t)R, TOL_F32, "logsoftmax R %lld V %lld threads %d",
+                           (long long)R, (long long)V, threads[k]);
+            CHECK(sp_dbuf_guard_ok(&dout), "logsoftmax guard bytes");
+        }
+        sp_dbuf_free(&dl), sp_dbuf_free(&dt), sp_dbuf_free(&dout);
+        free(lg);
+    }
+}
+
+static void test_gemm(void)
+{
+    static const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {64, 576, 576}, {33, 1536, 192},
+                                        {17, 4096, 2048}};
+    cublasHandle_t h;
+    SP_CUBLAS_CHECK(cublasCreate(&h));
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        size_t na = (size_t)(M * K), nw = (size_t)(N * K), nc = (size_t)(M * N);
+        float *A = malloc(na * 4), *W = malloc(nw * 4), *C = malloc(nc * 4), *ref = malloc(nc * 4);
+        uint16_t *ab = malloc(na * 2), *wb = malloc(nw * 2);
+        sp_test_fill(A, na, 10, 2.0f);
+        sp_test_fill(W, nw, 11, 0.1f);
+        sp_test_round_bf16(A, ab, na);
+        sp_test_round_bf16(W, wb, nw);
+        sp_dbuf da = sp_dbuf_from(ab, na * 2), dw = sp_dbuf_from(wb, nw * 2), dc = sp_dbuf_new(nc * 4);
+        for (int beta = 0; beta <= 1; beta++) {
+            sp_test_fill(ref, nc, 12, 1.0f);
+            if (beta) SP_CUDA_CHECK(cudaMemcpy(dc.d, ref, nc * 4, cudaMemcpyHostToDevice));
+            else sp_dbuf_poison(&dc); /* beta 0 must not read C */
+            sp_ref_matmul_nt(ref, A, W, M, N, K, (float)beta);
+            sp_cuda_gemm_nt(h, dc.d, da.d, dw.d, M, N, K, (float)beta);
+            sp_dbuf_get(&dc, C);
+            SP_CHECK_CLOSE(C, ref, nc, TOL_GEMM, "gemm M %lld N %lld K %lld beta %d", (long long)M,
+                           (long long)N, (long long)K, beta);
+            CHECK(sp_dbuf_guard_ok(&dc), "gemm guard bytes");
+        }
+        sp_dbuf_free(&da), sp_dbuf_free(&dw), sp_dbuf_free(&dc);
+        free(A), free(W), free(C), free(ref), free(ab), free(wb);
+    }
+    SP_CUBLAS_CHECK(cublasDestroy(h));
+}
+
+/* A packed batch on the host. */
+typedef struct {
+    int32_t n_items;
+    int64_t off[8];
+    int32_t prefix[8];
+    const int32_t *branch; /* [T] or NULL */
+} attn_layout;
+
+/* Attention of one (shape, layout, input dtype) for both configs and both output dtypes. */
+static void attn_case(const int64_t shp[3], const attn_layout *L, int in_bf16)
+{
+    int64_t NH = shp[0], NKV = shp[1], D = shp[2], T = L->off[L->n_items];
+    int64_t ld = (NH + 2 * NKV) * D, od = NH * D;
+    float scale = (float)(1.0 / sqrt((double)D));
+    size_t n = (size_t)(T * ld), no = (size_t)(T * od);
+    float *qkv = malloc(n * 4), *ref = malloc(no * 4), *out = malloc(no * 4);
+    uint16_t *bits = malloc(n * 2), *obits = malloc(no * 2);
+    sp_test_fill(qkv, n, 13 + (uint64_t)D, 2.0f);
+    sp_test_round_bf16(qkv, bits, in_bf16 ? n : 0);
+    for (int32_t it = 0; it < L->n_items; it++) {
+        int64_t a = L->off[it];
+        sp_ref_attention(ref + a * od, od, qkv + a * ld, ld, qkv + a * ld + NH * D,
+                         qkv + a * ld + (NH + NKV) * D, ld, L->off[it + 1] - a, L->prefix[it],
+                         L->branch ? L->branch + a : NULL, NH, NKV, D, scale);
+    }
+    sp_dbuf dq = in_bf16 ? sp_dbuf_from(bits, n * 2) : sp_dbuf_from(qkv, n * 4);
+    sp_dbuf doff = sp_dbuf_from(L->off, ((size_t)L->n_items + 1) * 8);
+    sp_dbuf dpre = sp_dbuf_from(L->prefix, (size_t)L->n_items * 4);
+    sp_dbuf dbr = sp_dbuf_from(L->branch ? (const void *)L->branch : (const void *)L->prefix,
+                               L->branch ? (size_t)T * 4 : 4);
+    for (int cfg = 0; cfg < SP_CUDA_ATTN_N_CONFIGS; cfg++) {
+        int64_t nt = sp_cuda_attn_tiles(L->off, L->n_items, cfg, NULL);
+        int32_t *tiles = malloc((size_t)nt * 8);
+        sp_cuda_attn_tiles(L->off, L->n_items, cfg, tiles);
+        sp_dbuf dtl = sp_dbuf_from(tiles, (size_t)nt * 8);
+        sp_cuda_attn_batch ab = {T, L->n_items, doff.d, dpre.d, L->branch ? dbr.d : NULL,
+                                 (int32_t)nt, dtl.d};
+        for (int ob = 0; ob <= 1; ob++) {
+            sp_dbuf dout = sp_dbuf_new(no * (ob ? 2 : 4));
+            sp_cuda_attention(dout.d, ob, dq.d, in_bf16, &ab, NH, NKV, D, scale, cfg, 0);
+            if (ob) {
+                sp_dbuf_get(&dout, obits);
+                widen(obits, out, no);
+            } else {
+                sp_dbuf_get(&dout, out);
+            }
+            SP_CHECK_CLOSE(out, ref, no, ob ? TOL_BF16_OUT : TOL_F32,
+                           "attention NH %lld NKV %lld D %lld T %lld items %d branches %s in %s "
+                           "out %s config %d", (long long)NH, (long long)NKV, (long long)D,
+                           (long long)T, L->n_items, L->branch ? "yes" : "no",
+                           in_bf16 ? "bf16" : "f32", ob ? "bf16" : "f32", cfg);
+            CHECK(sp_dbuf_guard_ok(&dout), "attention guard bytes (config %d)", cfg);
+            sp_dbuf_free(&dout);
+        }
+        sp_dbuf_free(&dtl);
+        free(tiles);
+    }
+    sp_dbuf_free(&dq), sp_dbuf_free(&doff), sp_dbuf_free(&dpre), sp_dbuf_free(&dbr);
+    free(qkv), free(ref), free(out), free(bits), free(obits);
+}
+
+/* Shapes (NH, NKV, D): tiny fixture, SmolLM2-135M, Llama-3.2-1B, Llama-3.1-8B, the largest and
+ * smallest head dims, a head dim that is not a multiple of 32. Layouts: plain items of odd
+ * lengths around the tile sizes; items with a prefix and branches (incl. 1-token branches). */
+static void test_attention(void)
+{
+    static const int64_t shapes[][3] = {{6, 2, 32}, {9, 3, 64}, {32, 8, 64}, {32, 8, 128},
+                                        {2, 1, 256}, {3, 3, 2}, {4, 2, 36}};
+    static int32_t br[95];
+    for (int i = 0; i < 95; i++) /* item 0: prefix 20 + branches 10, 15, 5; item 1 plain 40;
+                                    item 2: prefix 3 + branches 1, 1 */
+        br[i] = i < 20 ? 0 : i < 30 ? 1 : i < 45 ? 2 : i < 50 ? 3 : i < 93 ? 0 : i < 94 ? 1 : 2;
+    attn_layout plain = {4, {0, 1, 6, 39, 109}, {1, 5, 33, 70}, NULL};
+    attn_layout branched = {3, {0, 50, 90, 95}, {20, 40, 3}, br};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int in_bf16 = 0; in_bf16 <= 1; in_bf16++) {
+            attn_case(shapes[s], &plain, in_bf16);
+            attn_case(shapes[s], &branched, in_bf16);
+        }
+}
+
+int main(void)
+{
+    char why[256];
+    if (!sp_cuda_probe(why, sizeof why)) return sp_test_skip("test_cuda_kernels", why);
+    test_embed_gather();
+    test_rmsnorm();
+    test_rope();
+    test_swiglu_add();
+    test_logsoftmax();
+    test_gemm();
+    test_attention();
+    return sp_test_finish("test_cuda_kernels");
+}
+#endif

@@ -1,0 +1,492 @@
+/* engine_cuda.c — the CUDA backend (engine_cuda.h): load and convert the weights once, then the
+ * Llama forward on a packed batch with the kernels of kernels/ and cuBLAS GEMMs. The residual
+ * stream x [T, H] stays fp32 on the device; each GEMM reads bf16 activations written by the
+ * kernel before it (rmsnorm, attention, swiglu), accumulates in fp32, and o / down add into x
+ * (beta 1). Skipped layers are not run. The head runs on the requested rows in chunks.
+ * Without CUDA at build time, create fails with "not implemented". */
+#include "engine_cuda.h"
+
+#ifdef SP_HAVE_CUDA
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/attention.h"
+#include "../kernels/cuda_check.h"
+#include "../kernels/embed.h"
+#include "../kernels/gemm.h"
+#include "../kernels/logsoftmax.h"
+#include "../kernels/ref_ops.h"
+#include "../kernels/rmsnorm.h"
+#include "../kernels/rope.h"
+#include "../kernels/swiglu.h"
+
+#define SP_CUDA_HEAD_CHUNK 512 /* rows per lm_head GEMM: bounds the [C, V] logits buffer */
+#define SP_CUDA_ALIGN 256      /* byte alignment of every carved device view */
+
+typedef struct {
+    float *attn_norm, *mlp_norm; /* [H] fp32 */
+    uint16_t *wqkv;              /* [QKV, H] bf16: q rows, k rows, v rows */
+    uint16_t *wo;                /* [H, NH*D] bf16 */
+    uint16_t *wgu;               /* [2F, H] bf16: gate rows, then up rows */
+    uint16_t *wdown;             /* [H, F] bf16 */
+} cuda_layer;
+
+struct sp_engine_cuda {
+    sp_model_config cfg;
+    int64_t H, F, NH, NKV, D, V, L, QKV;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    char *warena;          /* device: every weight */
+    size_t warena_bytes;
+    uint16_t *embed;       /* [V, H] bf16 */
+    uint16_t *lm_head;     /* [V, H] bf16 (== embed when tied) */
+    float *final_norm;     /* [H] fp32 */
+    cuda_layer *layers;    /* [L] (host array of device views) */
+    float *inv_freq;       /* host [D/2] */
+    float *d_cos, *d_sin;  /* device [rope_cap, D/2] */
+    int64_t rope_cap;
+    char *ws;              /* device workspace, grow-only */
+    size_t ws_cap;
+    void *hbuf;            /* host scratch (positions, tiles, hook copies), grow-only */
+    size_t hbuf_cap;
+    size_t free_at_create, least_free, total_mem;
+    sp_layer_hook_fn hook;
+    void *hook_ctx;
+};
+
+/* Bump allocator over a byte range; with base NULL it only measures. */
+typedef struct {
+    char *base;
+    size_t off;
+    int overflow;
+} cuda_carver;
+
+static void *cuda_carve(cuda_carver *cv, size_t count, size_t elem)
+{
+    size_t bytes = 0, at = (cv->off + SP_CUDA_ALIGN - 1) / SP_CUDA_ALIGN * SP_CUDA_ALIGN;
+    if (at < cv->off || sp_mul_size(count, elem, &bytes) || sp_add_size(at, bytes, &cv->off))
+        cv->overflow = 1;
+    return cv->base && !cv->overflow ? cv->base + at : NULL;
+}
+
+/* Lowest free device memory seen: the peak in use is free_at_create - least_free. */
+static void cuda_note_memory(sp_engine_cuda *c)
+{
+    size_t fr = 0, total = 0;
+    SP_CUDA_CHECK(cudaMemGetInfo(&fr, &total));
+    if (fr < c->least_free) c->least_free = fr;
+}
+
+/* Copies tensor t (numel elements, any dtype sp_tensor_to_f32 knows) to device dst as bf16
+ * (dst_f32 NULL) or fp32. BF16 tensors go up unchanged; others are rounded once. stage: host
+ * scratch of numel floats. */
+static int cuda_upload_tensor(const sp_tensor *t, int64_t numel, uint16_t *dst_bf16, float *dst_f32,
+                              float *stage, sp_error *err)
+{
+    if (!t) return sp_error_set(err, "engine: a required tensor is missing from the model");
+    if (sp_tensor_numel(t) != numel)
+        return sp_error_set(err, "engine: tensor %s has %lld elements, expected %lld", t->name,
+                            (long long)sp_tensor_numel(t), (long long)numel);
+    if (dst_bf16 && t->dtype == SP_DT_BF16) {
+        SP_CUDA_CHECK(cudaMemcpy(dst_bf16, t->data, (size_t)numel * 2, cudaMemcpyHostToDevice));
+        return 0;
+    }
+    if (sp_tensor_to_f32(t, stage, err) != 0) return sp_error_wrap(err, "engine: %s", t->name);
+    if (dst_f32) {
+        SP_CUDA_CHECK(cudaMemcpy(dst_f32, stage, (size_t)numel * 4, cudaMemcpyHostToDevice));
+        return 0;
+    }
+    uint16_t *h = (uint16_t *)stage; /* in place: element i is read before slot i is written */
+    for (int64_t i = 0; i < numel; i++) h[i] = sp_f32_to_bf16(stage[i]);
+    SP_CUDA_CHECK(cudaMemcpy(dst_bf16, h, (size_t)numel * 2, cudaMemcpyHostToDevice));
+    return 0;
+}
+
+/* Carves the weight views (cv->base NULL: measures only). */
+static void cuda_carve_weights(sp_engine_cuda *c, int tied, cuda_carver *cv)
+{
+    size_t H = (size_t)c->H, F = (size_t)c->F, qd = (size_t)(c->NH * c->D);
+    c->embed = cuda_carve(cv, (size_t)c->V * H, 2);
+    c->lm_head = tied ? c->embed : cuda_carve(cv, (size_t)c->V * H, 2);
+    c->final_norm = cuda_carve(cv, H, 4);
+    for (int64_t l = 0; l < c->L; l++) {
+        cuda_layer *ly = &c->layers[l];
+        ly->attn_norm = cuda_carve(cv, H, 4);
+        ly->mlp_norm = cuda_carve(cv, H, 4);
+        ly->wqkv = cuda_carve(cv, (size_t)c->QKV * H, 2);
+        ly->wo = cuda_carve(cv, H * qd, 2);
+        ly->wgu = cuda_carve(cv, 2 * F * H, 2);
+        ly->wdown = cuda_carve(cv, H * F, 2);
+    }
+}
+
+static int cuda_load_layer(sp_engine_cuda *c, const sp_layer_tensors *lt, const cuda_layer *ly,
+                           float *stage, sp_error *err)
+{
+    int64_t H = c->H, qd = c->NH * c->D, kvd = c->NKV * c->D, F = c->F;
+    if (cuda_upload_tensor(lt->attn_norm, H, NULL, ly->attn_norm, stage, err) ||
+        cuda_upload_tensor(lt->mlp_norm, H, NULL, ly->mlp_norm, stage, err) ||
+        cuda_upload_tensor(lt->q, qd * H, ly->wqkv, NULL, stage, err) ||
+        cuda_upload_tensor(lt->k, kvd * H, ly->wqkv + qd * H, NULL, stage, err) ||
+        cuda_upload_tensor(lt->v, kvd * H, ly->wqkv + (qd + kvd) * H, NULL, stage, err) ||
+        cuda_upload_tensor(lt->o, H * qd, ly->wo, NULL, stage, err) ||
+        cuda_upload_tensor(lt->gate, F * H, ly->wgu, NULL, stage, err) ||
+        cuda_upload_tensor(lt->up, F * H, ly->wgu + F * H, NULL, stage, err) ||
+        cuda_upload_tensor(lt->down, H * F, ly->wdown, NULL, stage, err))
+        return -1;
+    return 0;
+}
+
+static int cuda_load_weights(sp_engine_cuda *c, const sp_model *m, sp_error *err)
+{
+    int tied = m->lm_head == m->embed || m->cfg.tie_embeddings;
+    c->layers = sp_xcalloc((size_t)c->L, sizeof *c->layers);
+    cuda_carver cv = {NULL, 0, 0};
+    cuda_carve_weights(c, tied, &cv);
+    if (cv.overflow) return sp_error_set(err, "engine: weight sizes overflow");
+    if (cudaMalloc((void **)&c->warena, cv.off) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return sp_error_set(err, "engine: cannot allocate %zu bytes of device memory for the "
+                            "bf16 weights", cv.off);
+    }
+    c->warena_bytes = cv.off;
+    cv = (cuda_carver){c->warena, 0, 0};
+    cuda_carve_weights(c, tied, &cv);
+    SP_ASSERT(cv.off == c->warena_bytes);
+    int64_t biggest = c->V * c->H; /* the largest single tensor: embed/lm_head or an FFN one */
+    if (c->F * c->H > biggest) biggest = c->F * c->H;
+    if (c->NH * c->D * c->H > biggest) biggest = c->NH * c->D * c->H;
+    float *stage = sp_xmalloc((size_t)biggest * sizeof(float));
+    int rc = cuda_upload_tensor(m->embed, c->V * c->H, c->embed, NULL, stage, err) ||
+             cuda_upload_tensor(m->final_norm, c->H, NULL, c->final_norm, stage, err) ||
+             (!tied && cuda_upload_tensor(m->lm_head, c->V * c->H, c->lm_head, NULL, stage, err));
+    for (int64_t l = 0; !rc && l < c->L; l++)
+        if (cuda_load_layer(c, &m->layers[l], &c->layers[l], stage, err) != 0)
+            rc = sp_error_wrap(err, "layer %lld", (long long)l);
+    free(stage);
+    return rc ? -1 : 0;
+}
+
+static int cuda_setup(sp_engine_cuda *c, const sp_model *m, sp_error *err)
+{
+    const sp_model_config *g = &m->cfg;
+    if (g->hidden < 1 || g->ffn < 1 || g->n_kv_heads < 1 || g->n_heads % g->n_kv_heads != 0 ||
+        g->head_dim < 2 || g->head_dim % 2 || g->head_dim > SP_CUDA_ATTN_MAX_D || g->vocab < 1 ||
+        g->n_layers < 1)
+        return sp_error_set(err, "engine (cuda): unsupported dimensions (H %lld, F %lld, NH %lld, "
+                            "NKV %lld, D %lld; D must be even and <= %d)", (long long)g->hidden,
+                            (long long)g->ffn, (long long)g->n_heads, (long long)g->n_kv_heads,
+                            (long long)g->head_dim, SP_CUDA_ATTN_MAX_D);
+    c->H = g->hidden, c->F = g->ffn, c->NH = g->n_heads, c->NKV = g->n_kv_heads;
+    c->D = g->head_dim, c->V = g->vocab, c->L = g->n_layers;
+    c->QKV = (c->NH + 2 * c->NKV) * c->D;
+    SP_CUDA_CHECK(cudaMemGetInfo(&c->free_at_create, &c->total_mem));
+    c->least_free = c->free_at_create;
+    SP_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    SP_CUBLAS_CHECK(cublasCreate(&c->blas));
+    SP_CUBLAS_CHECK(cublasSetStream(c->blas, c->stream));
+    if (cuda_load_weights(c, m, err) != 0) return -1;
+    cuda_note_memory(c);
+    c->inv_freq = sp_xmalloc((size_t)(c->D / 2) * sizeof(float));
+    sp_ref_rope_inv_freq(&c->cfg, c->D, c->inv_freq);
+    return 0;
+}
+
+int sp_engine_cuda_create(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
+                          sp_engine_cuda **out, sp_error *err)
+{
+    (void)opt;
+    *out = NULL;
+    if (group != MPI_COMM_NULL) {
+        int size = 1;
+        MPI_Comm_size(group, &size);
+        if (size > 1)
+            return sp_error_set(err, "not implemented: tensor parallelism with the CUDA backend "
+                                "(group of %d ranks)", size);
+    }
+    char why[256];
+    if (!sp_cuda_probe(why, sizeof why)) return sp_error_set(err, "engine (cuda): %s", why);
+    sp_engine_cuda *c = sp_xcalloc(1, sizeof *c);
+    c->cfg = m->cfg;
+    if (cuda_setup(c, m, err) != 0) {
+        sp_engine_cuda_free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+void sp_engine_cuda_free(sp_engine_cuda *c)
+{
+    if (!c) return;
+    if (c->blas) SP_CUBLAS_CHECK(cublasDestroy(c->blas));
+    if (c->stream) SP_CUDA_CHECK(cudaStreamDestroy(c->stream));
+    SP_CUDA_CHECK(cudaFree(c->warena));
+    SP_CUDA_CHECK(cudaFree(c->d_cos));
+    SP_CUDA_CHECK(cudaFree(c->d_sin));
+    SP_CUDA_CHECK(cudaFree(c->ws));
+    free(c->layers);
+    free(c->inv_freq);
+    free(c->hbuf);
+    free(c);
+}
+
+void sp_engine_cuda_set_layer_hook(sp_engine_cuda *c, sp_layer_hook_fn fn, void *ctx)
+{
+    c->hook = fn;
+    c->hook_ctx = ctx;
+}
+
+void sp_engine_cuda_memory(const sp_engine_cuda *c, sp_engine_cuda_mem *out)
+{
+    out->weight_bytes = c->warena_bytes;
+    out->workspace_bytes = c->ws_cap;
+    out->peak_used_bytes = c->free_at_create - c->least_free;
+    out->device_total_bytes = c->total_mem;
+}
+
+/* Host scratch of at least `bytes`. */
+static void *cuda_host_scratch(sp_engine_cuda *c, size_t bytes)
+{
+    if (bytes > c->hbuf_cap) {
+        c->hbuf = sp_xrealloc(c->hbuf, bytes);
+        c->hbuf_cap = bytes;
+    }
+    return c->hbuf;
+}
+
+/* Device rope tables cover positions [0, n_pos): the host tables of sp_ref_rope_table. */
+static void cuda_rope_reserve(sp_engine_cuda *c, int64_t n_pos)
+{
+    if (n_pos <= c->rope_cap) return;
+    int64_t half = c->D / 2;
+    size_t n = (size_t)n_pos * (size_t)half, bytes = n * sizeof(float);
+    float *h = cuda_host_scratch(c, 2 * bytes);
+    sp_ref_rope_table(c->inv_freq, half, n_pos, h, h + n);
+    SP_CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* old tables may still be in use */
+    SP_CUDA_CHECK(cudaFree(c->d_cos));
+    SP_CUDA_CHECK(cudaFree(c->d_sin));
+    SP_CUDA_CHECK(cudaMalloc((void **)&c->d_cos, bytes));
+    SP_CUDA_CHECK(cudaMalloc((void **)&c->d_sin, bytes));
+    SP_CUDA_CHECK(cudaMemcpy(c->d_cos, h, bytes, cudaMemcpyHostToDevice));
+    SP_CUDA_CHECK(cudaMemcpy(c->d_sin, h + n, bytes, cudaMemcpyHostToDevice));
+    c->rope_cap = n_pos;
+}
+
+/* Device views of one forward call, carved from the workspace. */
+typedef struct {
+    float *x;          /* [T, H] fp32 residual stream */
+    uint16_t *xn;      /* [T, H] bf16 normed stream (GEMM input) */
+    float *qkv;        /* [T, QKV] fp32 */
+    uint16_t *att;     /* [T, NH*D] bf16 attention output (o GEMM input) */
+    float *gu;         /* [T, 2F] fp32 gate | up */
+    uint16_t *hid;     /* [T, F] bf16 swiglu output (down GEMM input) */
+    int32_t *tokens;   /* [T] */
+    int32_t *pos;      /* [T] */
+    int64_t *item_off; /* [n_items + 1] */
+    int32_t *prefix;   /* [n_items] */
+    int32_t *branch;   /* [T] or NULL */
+    int32_t *tiles;    /* [2 n_tiles] */
+    int64_t *rows;     /* [C] head rows of the chunk */
+    int32_t *targets;  /* [C] */
+    float *hx;         /* [C, H] fp32 gathered rows */
+    uint16_t *hxn;     /* [C, H] bf16 normed rows */
+    float *logits;     /* [C, V] fp32 */
+    float *lp;         /* [C] fp32 */
+} cuda_acts;
+
+static void cuda_carve_acts(const sp_engine_cuda *c, const sp_batch *b, int64_t n_tiles,
+                            cuda_carver *cv, cuda_acts *a)
+{
+    size_t T = (size_t)b->n_tokens, C = SP_CUDA_HEAD_CHUNK, H = (size_t)c->H;
+    a->x = cuda_carve(cv, T * H, 4);
+    a->xn = cuda_carve(cv, T * H, 2);
+    a->qkv = cuda_carve(cv, T * (size_t)c->QKV, 4);
+    a->att = cuda_carve(cv, T * (size_t)(c->NH * c->D), 2);
+    a->gu = cuda_carve(cv, T * (size_t)(2 * c->F), 4);
+    a->hid = cuda_carve(cv, T * (size_t)c->F, 2);
+    a->tokens = cuda_carve(cv, T, 4);
+    a->pos = cuda_carve(cv, T, 4);
+    a->item_off = cuda_carve(cv, (size_t)b->n_items + 1, 8);
+    a->prefix = cuda_carve(cv, (size_t)b->n_items, 4);
+    a->branch = b->branch ? cuda_carve(cv, T, 4) : NULL;
+    a->tiles = cuda_carve(cv, 2 * (size_t)n_tiles, 4);
+    a->rows = cuda_carve(cv, C, 8);
+    a->targets = cuda_carve(cv, C, 4);
+    a->hx = cuda_carve(cv, C * H, 4);
+    a->hxn = cuda_carve(cv, C * H, 2);
+    a->logits = cuda_carve(cv, C * (size_t)c->V, 4);
+    a->lp = cuda_carve(cv, C, 4);
+}
+
+/* Sizes and (re)allocates the workspace for batch b, then carves the views. */
+static int cuda_workspace(sp_engine_cuda *c, const sp_batch *b, int64_t n_tiles, cuda_acts *a,
+                          sp_error *err)
+{
+    cuda_carver cv = {NULL, 0, 0};
+    cuda_carve_acts(c, b, n_tiles, &cv, a);
+    if (cv.overflow || b->n_tokens > INT32_MAX)
+        return sp_error_set(err, "engine (cuda): activation size overflows for %lld tokens",
+                            (long long)b->n_tokens);
+    if (cv.off > c->ws_cap) {
+        SP_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+        SP_CUDA_CHECK(cudaFree(c->ws));
+        c->ws = NULL, c->ws_cap = 0;
+        if (cudaMalloc((void **)&c->ws, cv.off) != cudaSuccess) {
+            (void)cudaGetLastError();
+            c->ws = NULL;
+            return sp_error_set(err, "engine (cuda): cannot allocate %zu bytes of device "
+                                "activations for %lld tokens", cv.off, (long long)b->n_tokens);
+        }
+        c->ws_cap = cv.off;
+        cuda_note_memory(c);
+    }
+    cv = (cuda_carver){c->ws, 0, 0};
+    cuda_carve_acts(c, b, n_tiles, &cv, a);
+    return 0;
+}
+
+/* Uploads tokens, positions and the attention structure (host scratch holds pos and tiles).
+ * The rope tables already cover the batch (positions < the longest item's length). */
+static void cuda_upload_batch(sp_engine_cuda *c, const sp_batch *b, int config, int64_t n_tiles,
+                              const cuda_acts *a)
+{
+    size_t T = (size_t)b->n_tokens;
+    int32_t *pos = cuda_host_scratch(c, (T + 2 * (size_t)n_tiles) * sizeof(int32_t));
+    int32_t *tiles = pos + T;
+    sp_batch_positions(b, pos);
+    sp_cuda_attn_tiles(b->item_off, b->n_items, config, tiles);
+    SP_CUDA_CHECK(cudaMemcpy(a->tokens, b->tokens, T * 4, cudaMemcpyHostToDevice));
+    SP_CUDA_CHECK(cudaMemcpy(a->pos, pos, T * 4, cudaMemcpyHostToDevice));
+    SP_CUDA_CHECK(cudaMemcpy(a->tiles, tiles, 2 * (size_t)n_tiles * 4, cudaMemcpyHostToDevice));
+    SP_CUDA_CHECK(cudaMemcpy(a->item_off, b->item_off, ((size_t)b->n_items + 1) * 8,
+                             cudaMemcpyHostToDevice));
+    SP_CUDA_CHECK(cudaMemcpy(a->prefix, b->prefix_len, (size_t)b->n_items * 4,
+                             cudaMemcpyHostToDevice));
+    if (b->branch)
+        SP_CUDA_CHECK(cudaMemcpy(a->branch, b->branch, T * 4, cudaMemcpyHostToDevice));
+}
+
+static void cuda_layer_forward(sp_engine_cuda *c, const cuda_layer *ly, int64_t T,
+                               const sp_cuda_attn_batch *ab, int config, const cuda_acts *a)
+{
+    int64_t H = c->H, F = c->F, qd = c->NH * c->D;
+    float eps = (float)c->cfg.rms_eps, scale = (float)(1.0 / sqrt((double)c->D));
+    cudaStream_t s = c->stream;
+    /* attention block: x += o(attn(rope(qkv(norm(x))))) */
+    sp_cuda_rmsnorm_bf16(a->xn, a->x, ly->attn_norm, T, H, eps, 0, s);
+    sp_cuda_gemm_nt(c->blas, a->qkv, a->xn, ly->wqkv, T, c->QKV, H, 0.0f);
+    sp_cuda_rope_apply(a->qkv, T, c->QKV, c->NH, c->D, a->pos, c->d_cos, c->d_sin, s);
+    sp_cuda_rope_apply(a->qkv + qd, T, c->QKV, c->NKV, c->D, a->pos, c->d_cos, c->d_sin, s);
+    sp_cuda_attention(a->att, 1, a->qkv, 0, ab, c->NH, c->NKV, c->D, scale, config, s);
+    sp_cuda_gemm_nt(c->blas, a->x, a->att, ly->wo, T, H, qd, 1.0f);
+    /* MLP block: x += down(silu(gate(norm(x))) * up(norm(x))) */
+    sp_cuda_rmsnorm_bf16(a->xn, a->x, ly->mlp_norm, T, H, eps, 0, s);
+    sp_cuda_gemm_nt(c->blas, a->gu, a->xn, ly->wgu, T, 2 * F, H, 0.0f);
+    sp_cuda_swiglu_bf16(a->hid, a->gu, a->gu + F, T, F, 2 * F, s);
+    sp_cuda_gemm_nt(c->blas, a->x, a->hid, ly->wdown, T, H, F, 1.0f);
+}
+
+/* Final norm + lm_head + log-softmax on the requested rows, SP_CUDA_HEAD_CHUNK rows at a time. */
+static void cuda_head(sp_engine_cuda *c, const sp_head_request *req, const cuda_acts *a)
+{
+    int64_t H = c->H, V = c->V;
+    cudaStream_t s = c->stream;
+    for (int64_t r0 = 0; r0 < req->n_rows; r0 += SP_CUDA_HEAD_CHUNK) {
+        int64_t n = req->n_rows - r0 < SP_CUDA_HEAD_CHUNK ? req->n_rows - r0 : SP_CUDA_HEAD_CHUNK;
+        SP_CUDA_CHECK(cudaMemcpyAsync(a->rows, req->rows + r0, (size_t)n * 8,
+                                      cudaMemcpyHostToDevice, s));
+        sp_cuda_gather_rows(a->hx, a->x, a->rows, n, H, s);
+        sp_cuda_rmsnorm_bf16(a->hxn, a->hx, c->final_norm, n, H, (float)c->cfg.rms_eps, 0, s);
+        sp_cuda_gemm_nt(c->blas, a->logits, a->hxn, c->lm_head, n, V, H, 0.0f);
+        if (req->targets) {
+            SP_CUDA_CHECK(cudaMemcpyAsync(a->targets, req->targets + r0, (size_t)n * 4,
+                                          cudaMemcpyHostToDevice, s));
+            sp_cuda_logsoftmax_gather(a->lp, a->logits, a->targets, n, V, 0, s);
+            SP_CUDA_CHECK(cudaMemcpyAsync(req->out_logprob + r0, a->lp, (size_t)n * 4,
+                                          cudaMemcpyDeviceToHost, s));
+        }
+        if (req->out_logits)
+            SP_CUDA_CHECK(cudaMemcpyAsync(req->out_logits + r0 * V, a->logits,
+                                          (size_t)(n * V) * 4, cudaMemcpyDeviceToHost, s));
+        SP_CUDA_CHECK(cudaStreamSynchronize(s)); /* pageable copies; buffers reused next chunk */
+    }
+}
+
+/* Runs layer l, reporting it to the hook (host copies of the stream) when one is set. */
+static void cuda_run_layer(sp_engine_cuda *c, int64_t l, int64_t T, const sp_cuda_attn_batch *ab,
+                           int config, const cuda_acts *a)
+{
+    if (!c->hook) {
+        cuda_layer_forward(c, &c->layers[l], T, ab, config, a);
+        return;
+    }
+    size_t n = (size_t)T * (size_t)c->H; /* fits: the workspace holds T x H already */
+    float *in = cuda_host_scratch(c, 2 * n * sizeof(float)), *out = in + n;
+    SP_CUDA_CHECK(cudaMemcpyAsync(in, a->x, n * 4, cudaMemcpyDeviceToHost, c->stream));
+    cuda_layer_forward(c, &c->layers[l], T, ab, config, a);
+    SP_CUDA_CHECK(cudaMemcpyAsync(out, a->x, n * 4, cudaMemcpyDeviceToHost, c->stream));
+    SP_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    c->hook(c->hook_ctx, (int)l, in, out, T, c->H);
+}
+
+int sp_engine_cuda_forward(sp_engine_cuda *c, const sp_batch *b, const sp_mask *removed,
+                           const sp_head_request *req, sp_error *err)
+{
+    int64_t max_n = 0;
+    for (int32_t i = 0; i < b->n_items; i++)
+        if (b->item_off[i + 1] - b->item_off[i] > max_n) max_n = b->item_off[i + 1] - b->item_off[i];
+    int config = sp_cuda_attn_pick(max_n);
+    int64_t n_tiles = sp_cuda_attn_tiles(b->item_off, b->n_items, config, NULL);
+    if (n_tiles > INT32_MAX)
+        return sp_error_set(err, "engine (cuda): %lld attention tiles", (long long)n_tiles);
+    cuda_rope_reserve(c, max_n); /* positions are < the item length */
+    cuda_acts a;
+    if (cuda_workspace(c, b, n_tiles, &a, err) != 0) return -1;
+    cuda_upload_batch(c, b, config, n_tiles, &a);
+    sp_cuda_attn_batch ab = {b->n_tokens, b->n_items, a.item_off, a.prefix, a.branch,
+                             (int32_t)n_tiles, a.tiles};
+    sp_cuda_embed(a.x, c->embed, a.tokens, b->n_tokens, c->H, c->stream);
+    for (int64_t l = 0; l < c->L; l++) {
+        if (removed && sp_mask_test(removed, (int)l)) continue;
+        cuda_run_layer(c, l, b->n_tokens, &ab, config, &a);
+    }
+    cuda_head(c, req, &a);
+    SP_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    return 0;
+}
+
+#else /* !SP_HAVE_CUDA */
+
+int sp_engine_cuda_create(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
+                          sp_engine_cuda **out, sp_error *err)
+{
+    (void)m, (void)opt, (void)group;
+    *out = NULL;
+    return sp_error_set(err, "not implemented: CUDA backend (this build has no CUDA: nvcc was not "
+                        "found at configure time or SP_WITH_CUDA=OFF)");
+}
+
+void sp_engine_cuda_free(sp_engine_cuda *c) { SP_ASSERT(c == NULL); }
+
+void sp_engine_cuda_set_layer_hook(sp_engine_cuda *c, sp_layer_hook_fn fn, void *ctx)
+{
+    (void)fn, (void)ctx;
+    SP_ASSERT_MSG(c == NULL, "CUDA engine without CUDA");
+}
+
+int sp_engine_cuda_forward(sp_engine_cuda *c, const sp_batch *b, const sp_mask *removed,
+                           const sp_head_request *req, sp_error *err)
+{
+    (void)c, (void)b, (void)removed, (void)req;
+    return sp_error_set(err, "not implemented: CUDA backend (built without CUDA)");
+}
+
+void sp_engine_cuda_memory(const sp_engine_cuda *c, sp_engine_cuda_mem *out)
+{
+    (void)c;
+    *out = (sp_engine_cuda_mem){0, 0, 0, 0};
+}
+
+#endif
