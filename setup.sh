@@ -63,8 +63,19 @@ run_main_job() {
     echo "setup: results in $QS_OUT (summary.json, results.h5), report in $QS_OUT/report/report.md"
 }
 
+# The bad-input tests (every file format and command line) run a second time in an
+# AddressSanitizer + UndefinedBehaviorSanitizer build (CPU only).
+ASAN_TESTS='test_(safetensors|safetensors_write|config|model|gguf|gguf_convert|mc_data|checkpoint|tokenizer|mask_rng|search_basics|export|report|tp_shard)$|cli_(analyze|tokenize|convert|report|export|hellaswag)$'
+
 run_tests() {
-    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+    local rc=0
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" || rc=$?
+    echo "setup: bad-input tests under ASan + UBSan"
+    cmake -S . -B "$BUILD_DIR-asan" -DCMAKE_BUILD_TYPE=Debug -DSP_SANITIZE=ON -DSP_WITH_CUDA=OFF >/dev/null
+    cmake --build "$BUILD_DIR-asan" -j "$JOBS" >/dev/null
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -j "$JOBS" -R "$ASAN_TESTS" || rc=$?
+    return $rc
 }
 
 what=${1:-run}

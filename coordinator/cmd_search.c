@@ -96,6 +96,14 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
         if (sp_config_load(path, &cfg, err) || sp_tp_plan_make(&cfg, 0, job->tp, &plan, err))
             return SP_EXIT_FAILURE;
     }
+    int all_done = rank == 0 && opt->resume && sp_search_all_done(job);
+    MPI_Bcast(&all_done, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (all_done) { /* a requeue or re-submission of a finished search: load nothing */
+        if (rank == 0)
+            printf("swarmprune search: %s: already finished (DONE in %s); results in %s\n",
+                   job->name, job->n_k == 1 ? job->output : "every k<K>/", job->output);
+        return SP_EXIT_OK;
+    }
     if (sp_sched_split_groups(MPI_COMM_WORLD, job->tp, &group, err)) return SP_EXIT_FAILURE;
     worker_kit kit;
     int rc = SP_EXIT_OK;

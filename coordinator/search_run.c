@@ -546,6 +546,24 @@ static void print_final(const run_ctx *r)
            sp_alg_kind_name(r->job->search.kind), fit, 100 * frac, r->n, mbuf);
 }
 
+static void run_dir(const sp_job *job, int ki, char *buf, size_t size)
+{
+    if (job->n_k == 1) snprintf(buf, size, "%s", job->output);
+    else snprintf(buf, size, "%s/k%d", job->output, job->k[ki]);
+}
+
+int sp_search_all_done(const sp_job *job)
+{
+    for (int ki = 0; ki < job->n_k; ki++) {
+        char dir[4096], done[4200];
+        struct stat sb;
+        run_dir(job, ki, dir, sizeof dir);
+        snprintf(done, sizeof done, "%s/DONE", dir);
+        if (stat(done, &sb) != 0) return 0;
+    }
+    return 1;
+}
+
 int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sched,
                          const sp_search_options *opt, sp_error *err)
 {
@@ -557,8 +575,7 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
         r->total_bytes = model_total_bytes(model);
         sp_state_init(&r->snapshot);
         sp_search_checkpoint_path(job, ki, r->ckpt_path, sizeof r->ckpt_path);
-        if (job->n_k == 1) snprintf(r->dir, sizeof r->dir, "%s", job->output);
-        else snprintf(r->dir, sizeof r->dir, "%s/k%d", job->output, r->k);
+        run_dir(job, ki, r->dir, sizeof r->dir);
         char done[4200], ckdir[4096];
         snprintf(done, sizeof done, "%s/DONE", r->dir);
         snprintf(ckdir, sizeof ckdir, "%s", r->ckpt_path);
@@ -587,6 +604,7 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
                sp_objective_kind_name(job->objective.kind));
         for (int ki = 0; ki < job->n_k; ki++)
             if (runs[ki].driver.alg) print_final(&runs[ki]);
+            else printf("  k=%-3d finished earlier: see %s/summary.json\n", runs[ki].k, runs[ki].dir);
         printf("results in %s\n", job->output);
     } else if (rc == SP_EXIT_RESUMABLE) {
         printf("stopped by signal %d: checkpoint written; run the same command again to resume "

@@ -21,6 +21,9 @@ typedef struct {
 int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sched,
                          const sp_search_options *opt, sp_error *err);
 
+/* 1 when every k of the job has its DONE marker (nothing left to do). */
+int sp_search_all_done(const sp_job *job);
+
 /* Checkpoint path for the i-th k of the job (job->checkpoint, or with ".k<K>" before ".h5"
  * when the job sweeps several k). */
 void sp_search_checkpoint_path(const sp_job *job, int ki, char *buf, size_t size);
