@@ -4,7 +4,10 @@
  * sigmoid of the velocity, then repaired to exactly k bits by probability order.
  * v = w v + c1 r1 (pbest - x) + c2 r2 (gbest - x), |v| <= vmax; bests accept full fidelity only.
  * PSO positions start in [0,1] and are not clamped: clamping would create ties at the bound,
- * which top-k breaks by index and so would bias the swarm towards low layers. */
+ * which top-k breaks by index and so would bias the swarm towards low layers.
+ * pso.local_search > 0 (default; our memetic addition, 0 = the plain algorithms): each
+ * generation also proposes that many untried swap neighbours of the global best
+ * (sp_swap_search); an improving one becomes the global best (its keys swapped into gbest). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,7 @@ typedef struct {
     double *gbest;          /* [P] */
     double gbest_fit;
     uint8_t has_gbest;
+    sp_swap_search ls;      /* memetic local search around decode(gbest) */
 } pso_state;
 
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -91,7 +95,8 @@ static int pso_init_common(sp_algorithm *a, int binary)
         s->pbest_fit[i] = INFINITY;
     }
     memcpy(s->pbest, s->x, nP * sizeof(double));
-    sp_algorithm_reserve(a, s->n);
+    sp_swap_search_init(&s->ls, s->P);
+    sp_algorithm_reserve(a, s->n + a->params.pso.local_search);
     return 0;
 }
 
@@ -107,7 +112,8 @@ static int pso_propose(sp_algorithm *a, sp_error *err)
         else sp_search_decode_topk(&a->problem, xi, &a->batch[i].mask);
         a->batch[i].fidelity = sp_search_full_fidelity(&a->problem);
     }
-    a->n_batch = s->n;
+    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed,
+                                               a->params.pso.local_search, a->batch + s->n);
     return 0;
 }
 
@@ -174,11 +180,38 @@ static void pso_restart_stale(sp_algorithm *a)
     }
 }
 
+/* The local-search part of the batch (after the swarm): an improving neighbour becomes the
+ * global best; statistics and the tried set are updated and the center follows gbest. */
+static void pso_observe_local(sp_algorithm *a, const double *fitness, const int *fidelity)
+{
+    pso_state *s = a->impl;
+    int full = sp_search_full_fidelity(&a->problem), best = -1, m = a->n_batch - s->n;
+    for (int j = 0; j < m; j++) {
+        int i = s->n + j;
+        if (fidelity[i] == full && fitness[i] < s->gbest_fit &&
+            (best < 0 || fitness[i] < fitness[best]))
+            best = i;
+    }
+    if (best >= 0) {
+        sp_swap_search_adopt(&a->problem, s->gbest, &a->batch[best].mask);
+        s->gbest_fit = fitness[best];
+        s->has_gbest = 1;
+    }
+    sp_swap_search_record(&s->ls, &a->problem, a->batch, fitness, fidelity, a->n_batch);
+    sp_swap_search_mark(&s->ls, &a->problem, a->batch + s->n, m);
+    if (s->has_gbest && a->params.pso.local_search > 0) {
+        sp_mask c;
+        sp_search_decode_topk(&a->problem, s->gbest, &c);
+        sp_swap_search_recenter(&s->ls, &c);
+    }
+}
+
 static int pso_observe(sp_algorithm *a, const double *fitness, const int *fidelity, sp_error *err)
 {
     pso_state *s = a->impl;
     const sp_pso_params *pp = &a->params.pso;
     pso_update_bests(a, fitness, fidelity);
+    pso_observe_local(a, fitness, fidelity);
     double vmax = pso_vmax(a, s);
     uint64_t it = (uint64_t)a->iteration;
     double prob[SP_MAX_LAYERS];
@@ -214,6 +247,7 @@ static void pso_param_vec(const sp_algorithm *a, double *v)
     v[4] = pp->vmax;
     v[5] = pp->bpso_vmax;
     v[6] = pp->restart;
+    v[7] = pp->local_search;
 }
 
 static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
@@ -221,7 +255,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
     const pso_state *s = a->impl;
     const char *name = a->ops->name;
     char key[SP_STATE_NAME_MAX];
-    double pv[7], g[1] = {s->gbest_fit};
+    double pv[8], g[1] = {s->gbest_fit};
     pso_param_vec(a, pv);
     size_t n = (size_t)s->n, P = (size_t)s->P;
 #define PUT(suffix, call)                                                                     \
@@ -229,7 +263,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
         snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
         if (call) return -1;                                                                  \
     } while (0)
-    if (sp_alg_params_save(name, pv, 7, st, err)) return -1;
+    if (sp_alg_params_save(name, pv, 8, st, err)) return -1;
     PUT("positions", sp_state_put_f64(st, key, n, P, s->x, err));
     PUT("velocities", sp_state_put_f64(st, key, n, P, s->v, err));
     PUT("pbest", sp_state_put_f64(st, key, n, P, s->pbest, err));
@@ -240,7 +274,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
     PUT("gbest_fitness", sp_state_put_f64(st, key, 1, 0, g, err));
     PUT("has_gbest", sp_state_put_u8(st, key, 1, 0, &s->has_gbest, err));
 #undef PUT
-    return 0;
+    return sp_swap_search_save(&s->ls, name, st, err);
 }
 
 static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
@@ -248,7 +282,7 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
     pso_state *s = a->impl;
     const char *name = a->ops->name;
     char key[SP_STATE_NAME_MAX];
-    double pv[7], g[1];
+    double pv[8], g[1];
     pso_param_vec(a, pv);
     size_t n = (size_t)s->n, P = (size_t)s->P;
 #define GET(suffix, call)                                                                     \
@@ -256,7 +290,7 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
         snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
         if (call) return -1;                                                                  \
     } while (0)
-    if (sp_alg_params_check(name, pv, 7, st, err)) return -1;
+    if (sp_alg_params_check(name, pv, 8, st, err)) return -1;
     GET("positions", sp_state_get_f64(st, key, n, P, s->x, err));
     GET("velocities", sp_state_get_f64(st, key, n, P, s->v, err));
     GET("pbest", sp_state_get_f64(st, key, n, P, s->pbest, err));
@@ -267,6 +301,7 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
     GET("gbest_fitness", sp_state_get_f64(st, key, 1, 0, g, err));
     GET("has_gbest", sp_state_get_u8(st, key, 1, 0, &s->has_gbest, err));
 #undef GET
+    if (sp_swap_search_load(&s->ls, &a->problem, name, st, err)) return -1;
     s->gbest_fit = g[0];
     for (size_t i = 0; i < n * P; i++)
         if (isnan(s->x[i]) || (s->binary && s->x[i] != 0.0 && s->x[i] != 1.0))
@@ -291,6 +326,7 @@ static void pso_release(sp_algorithm *a)
     free(s->has_pbest);
     free(s->stale);
     free(s->gbest);
+    sp_swap_search_free(&s->ls);
 }
 
 const sp_algorithm_ops sp_pso_ops = {"pso", 0, pso_init, pso_propose, pso_observe,

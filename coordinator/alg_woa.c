@@ -3,7 +3,11 @@
  * per whale and move: A = 2 a r1 - a, C = 2 r2 (scalars per whale, as in the authors' code),
  * p < 0.5: |A| < 1 encircle the best, else search around a random whale; p >= 0.5: spiral
  * D' e^{b l} cos(2 pi l) + X* with l in [-1, 1]. Moves are synchronous (from a snapshot).
- * Whales whose own fitness stalls for woa.restart iterations are re-drawn (our addition). */
+ * Whales whose own fitness stalls for woa.restart iterations are re-drawn (our addition).
+ * Moves leaving [0, 1] are reflected back, not clamped: clamping piles whales on exact ties at
+ * the bounds, which top-k breaks by slot index (a bias towards low layers, and lost diversity).
+ * woa.local_search > 0 (default; 0 = plain WOA): the memetic step of alg_pso.c around the best
+ * whale (sp_swap_search); an improving neighbour becomes the best (keys swapped into it). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,7 @@ typedef struct {
     uint8_t has_best;
     double *own_best;  /* [n] best full-fidelity fitness each whale has had */
     int64_t *stale;    /* [n] iterations since own_best improved (woa.restart) */
+    sp_swap_search ls; /* memetic local search around decode(best) */
 } woa_state;
 
 static int woa_init(sp_algorithm *a, sp_error *err)
@@ -46,7 +51,8 @@ static int woa_init(sp_algorithm *a, sp_error *err)
             for (int d = 0; d < s->P; d++)
                 xi[d] = sp_rng_uniform(a->seed, sp_alg_ctr(0, TAG_INIT), (uint64_t)i, (uint64_t)d);
     }
-    sp_algorithm_reserve(a, s->n);
+    sp_swap_search_init(&s->ls, s->P);
+    sp_algorithm_reserve(a, s->n + a->params.woa.local_search);
     return 0;
 }
 
@@ -57,11 +63,17 @@ static int woa_propose(sp_algorithm *a, sp_error *err)
         sp_search_decode_topk(&a->problem, s->x + (size_t)i * s->P, &a->batch[i].mask);
         a->batch[i].fidelity = sp_search_full_fidelity(&a->problem);
     }
-    a->n_batch = s->n;
+    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed,
+                                               a->params.woa.local_search, a->batch + s->n);
     return 0;
 }
 
-static double clamp01(double v) { return v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v; }
+/* Reflects v into [0, 1] (period 2), so out-of-range moves keep distinct keys. */
+static double reflect01(double v)
+{
+    double t = fmod(fabs(v), 2.0);
+    return t > 1.0 ? 2.0 - t : t;
+}
 
 /* Moves whale i from the snapshot s->old. */
 static void woa_move(sp_algorithm *a, int i, double a_lin)
@@ -88,7 +100,32 @@ static void woa_move(sp_algorithm *a, int i, double a_lin)
         } else {
             v = fabs(lead[d] - xo[d]) * spiral + lead[d];
         }
-        xi[d] = clamp01(v);
+        xi[d] = reflect01(v);
+    }
+}
+
+/* The local-search part of the batch (after the whales), as pso_observe_local. */
+static void woa_observe_local(sp_algorithm *a, const double *fitness, const int *fidelity)
+{
+    woa_state *s = a->impl;
+    int full = sp_search_full_fidelity(&a->problem), best = -1, m = a->n_batch - s->n;
+    for (int j = 0; j < m; j++) {
+        int i = s->n + j;
+        if (fidelity[i] == full && fitness[i] < s->best_fit &&
+            (best < 0 || fitness[i] < fitness[best]))
+            best = i;
+    }
+    if (best >= 0) {
+        sp_swap_search_adopt(&a->problem, s->best, &a->batch[best].mask);
+        s->best_fit = fitness[best];
+        s->has_best = 1;
+    }
+    sp_swap_search_record(&s->ls, &a->problem, a->batch, fitness, fidelity, a->n_batch);
+    sp_swap_search_mark(&s->ls, &a->problem, a->batch + s->n, m);
+    if (s->has_best && a->params.woa.local_search > 0) {
+        sp_mask c;
+        sp_search_decode_topk(&a->problem, s->best, &c);
+        sp_swap_search_recenter(&s->ls, &c);
     }
 }
 
@@ -109,6 +146,7 @@ static int woa_observe(sp_algorithm *a, const double *fitness, const int *fideli
             s->stale[i]++;
         }
     }
+    woa_observe_local(a, fitness, fidelity);
     double a_lin = 2.0 - 2.0 * (double)a->iteration / (double)a->params.woa.max_iter;
     if (a_lin < 0.0) a_lin = 0.0;
     memcpy(s->old, s->x, (size_t)s->n * (size_t)s->P * sizeof(double));
@@ -133,20 +171,22 @@ static void woa_param_vec(const sp_algorithm *a, double *v)
     v[1] = a->params.woa.b;
     v[2] = a->params.woa.max_iter;
     v[3] = a->params.woa.restart;
+    v[4] = a->params.woa.local_search;
 }
 
 static int woa_save(const sp_algorithm *a, sp_state *st, sp_error *err)
 {
     const woa_state *s = a->impl;
-    double pv[4], bf[1] = {s->best_fit};
+    double pv[5], bf[1] = {s->best_fit};
     woa_param_vec(a, pv);
-    if (sp_alg_params_save("woa", pv, 4, st, err) ||
+    if (sp_alg_params_save("woa", pv, 5, st, err) ||
         sp_state_put_f64(st, "woa/positions", (size_t)s->n, (size_t)s->P, s->x, err) ||
         sp_state_put_f64(st, "woa/best", (size_t)s->P, 0, s->best, err) ||
         sp_state_put_f64(st, "woa/best_fitness", 1, 0, bf, err) ||
         sp_state_put_u8(st, "woa/has_best", 1, 0, &s->has_best, err) ||
         sp_state_put_f64(st, "woa/own_best", (size_t)s->n, 0, s->own_best, err) ||
-        sp_state_put_i64(st, "woa/stale", (size_t)s->n, 0, s->stale, err))
+        sp_state_put_i64(st, "woa/stale", (size_t)s->n, 0, s->stale, err) ||
+        sp_swap_search_save(&s->ls, "woa", st, err))
         return -1;
     return 0;
 }
@@ -154,15 +194,16 @@ static int woa_save(const sp_algorithm *a, sp_state *st, sp_error *err)
 static int woa_load(sp_algorithm *a, const sp_state *st, sp_error *err)
 {
     woa_state *s = a->impl;
-    double pv[4], bf[1];
+    double pv[5], bf[1];
     woa_param_vec(a, pv);
-    if (sp_alg_params_check("woa", pv, 4, st, err) ||
+    if (sp_alg_params_check("woa", pv, 5, st, err) ||
         sp_state_get_f64(st, "woa/positions", (size_t)s->n, (size_t)s->P, s->x, err) ||
         sp_state_get_f64(st, "woa/best", (size_t)s->P, 0, s->best, err) ||
         sp_state_get_f64(st, "woa/best_fitness", 1, 0, bf, err) ||
         sp_state_get_u8(st, "woa/has_best", 1, 0, &s->has_best, err) ||
         sp_state_get_f64(st, "woa/own_best", (size_t)s->n, 0, s->own_best, err) ||
-        sp_state_get_i64(st, "woa/stale", (size_t)s->n, 0, s->stale, err))
+        sp_state_get_i64(st, "woa/stale", (size_t)s->n, 0, s->stale, err) ||
+        sp_swap_search_load(&s->ls, &a->problem, "woa", st, err))
         return -1;
     s->best_fit = bf[0];
     for (size_t i = 0; i < (size_t)s->n * (size_t)s->P; i++)
@@ -179,6 +220,7 @@ static void woa_release(sp_algorithm *a)
     free(s->best);
     free(s->own_best);
     free(s->stale);
+    sp_swap_search_free(&s->ls);
 }
 
 const sp_algorithm_ops sp_woa_ops = {"woa", 0, woa_init, woa_propose, woa_observe,

@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Swap neighbours per generation for PSO / WOA local search (measured: bench_search_quality). */
+#ifndef SP_LS_DEFAULT
+#define SP_LS_DEFAULT 10
+#endif
+
 static const char *const kind_names[SP_ALG_COUNT] = {
     "pso", "bpso", "woa", "evo", "random", "exhaustive", "greedy", "fixed"};
 static const sp_algorithm_ops *const kind_ops[SP_ALG_COUNT] = {
@@ -35,8 +40,10 @@ void sp_search_params_default(sp_search_params *p, sp_alg_kind kind)
     memset(p, 0, sizeof *p);
     p->kind = kind;
     p->pso = (sp_pso_params){.swarm = 20, .inertia = 0.7, .c1 = 1.5, .c2 = 1.5, .vmax = 0.5,
-                             .bpso_vmax = 4.0, .restart = 10};
-    p->woa = (sp_woa_params){.whales = 20, .b = 1.0, .max_iter = 50, .restart = 10};
+                             .bpso_vmax = 4.0, .restart = 10,
+                             .local_search = SP_LS_DEFAULT};
+    p->woa = (sp_woa_params){.whales = 20, .b = 1.0, .max_iter = 50, .restart = 10,
+                             .local_search = SP_LS_DEFAULT};
     p->evo = (sp_evo_params){.lambda = 8, .max_swaps = 3, .keep_ratio = 2};
     p->enumeration = (sp_enum_params){.batch = 20, .limit = 100000};
 }
@@ -67,7 +74,8 @@ static int validate_kind(const sp_search_params *p, const sp_search_problem *pro
             check_real(p->pso.inertia, 0, 1.5, 0, "pso.inertia", err) ||
             check_real(p->pso.c1, 0, 4, 0, "pso.c1", err) ||
             check_real(p->pso.c2, 0, 4, 0, "pso.c2", err) ||
-            check_int(p->pso.restart, 0, 1000000, "pso.restart", err))
+            check_int(p->pso.restart, 0, 1000000, "pso.restart", err) ||
+            check_int(p->pso.local_search, 0, 10000, "pso.local_search", err))
             return -1;
         if (p->kind == SP_ALG_PSO) return check_real(p->pso.vmax, 0, 1, 1, "pso.vmax", err);
         return check_real(p->pso.bpso_vmax, 0, 20, 1, "pso.bpso_vmax", err);
@@ -75,7 +83,8 @@ static int validate_kind(const sp_search_params *p, const sp_search_problem *pro
         return check_int(p->woa.whales, 1, 10000, "woa.whales", err) ||
                        check_real(p->woa.b, 0, 10, 1, "woa.b", err) ||
                        check_int(p->woa.max_iter, 1, 100000000, "woa.max_iter", err) ||
-                       check_int(p->woa.restart, 0, 1000000, "woa.restart", err)
+                       check_int(p->woa.restart, 0, 1000000, "woa.restart", err) ||
+                       check_int(p->woa.local_search, 0, 10000, "woa.local_search", err)
                    ? -1
                    : 0;
     case SP_ALG_EVO:

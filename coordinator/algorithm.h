@@ -35,6 +35,9 @@ typedef struct {
     double bpso_vmax; /* binary PSO velocity clamp, sigmoid input units [4.0], (0, 20] */
     int restart;      /* re-draw a particle (position, velocity, personal best) whose personal
                          best has not improved for this many iterations; 0 = never [10] */
+    int local_search; /* memetic step: untried one-swap neighbours of the global best proposed
+                         per generation beside the swarm (see sp_swap_search) [LS_DEFAULT],
+                         0..10000; 0 = plain PSO / BPSO as in the papers */
 } sp_pso_params;
 
 typedef struct {
@@ -43,6 +46,8 @@ typedef struct {
     int max_iter;     /* planned iterations over which a goes 2 -> 0 [50]; a = 0 afterwards */
     int restart;      /* re-draw a whale whose own best fitness has not improved for this many
                          iterations; 0 = never [10] */
+    int local_search; /* memetic step as pso.local_search, around the best whale [LS_DEFAULT],
+                         0..10000; 0 = plain WOA */
 } sp_woa_params;
 
 typedef struct {
@@ -131,6 +136,45 @@ static inline uint64_t sp_alg_ctr(int64_t iteration, unsigned tag)
 int sp_alg_params_save(const char *name, const double *v, int n, sp_state *st, sp_error *err);
 int sp_alg_params_check(const char *name, const double *v, int n, const sp_state *st,
                         sp_error *err);
+
+/* Memetic swap local search (alg_swap_search.c), used by PSO and WOA when local_search > 0:
+ * around the best mask so far (the center) it proposes untried one-swap neighbours (one removed
+ * prunable layer restored, one kept one removed: exactly k stays removed, protected layers are
+ * never touched), the largest expected gain first: gain = harm(restored) - harm(removed), harm
+ * = mean fitness of the scored masks removing the slot minus the mean of all scored masks. A
+ * new center clears the tried set; a fully tried neighbourhood (local optimum) proposes nothing
+ * and leaves the swarm to move the best. Proposals cost budget like any candidate. */
+typedef struct {
+    int P;
+    sp_mask center;      /* the best mask so far */
+    uint8_t has_center;
+    uint8_t *tried;      /* [P x P] (restored slot, removed slot) already proposed from center */
+    double *sum_with;    /* [P] sum of full-fidelity fitnesses of masks removing the slot */
+    double *n_with;      /* [P] how many (distinct within a batch) */
+    double sum_all, n_all;
+} sp_swap_search;
+
+void sp_swap_search_init(sp_swap_search *s, int P);
+void sp_swap_search_free(sp_swap_search *s);
+/* Up to m untried neighbours of the center into out[] at full fidelity; 0 without a center.
+ * Pure: a function of the state and the seed. */
+int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
+                           int m, sp_candidate *out);
+/* Statistics from a scored batch (full fidelity only, in-batch duplicates counted once). */
+void sp_swap_search_record(sp_swap_search *s, const sp_search_problem *p, const sp_candidate *c,
+                           const double *fitness, const int *fidelity, int n);
+/* Marks c[0..n) (neighbours of the current center, as proposed) as tried. */
+void sp_swap_search_mark(sp_swap_search *s, const sp_search_problem *p, const sp_candidate *c,
+                         int n);
+/* Moves the center (clearing the tried set when it changes). */
+void sp_swap_search_recenter(sp_swap_search *s, const sp_mask *center);
+/* Makes the random-key position pos[P] decode (top-k) to target by swapping the keys of the
+ * slots that differ (keeps the scale); falls back to encoding target as 0/1 keys on ties. */
+void sp_swap_search_adopt(const sp_search_problem *p, double *pos, const sp_mask *target);
+/* "<name>/ls_*" state entries. */
+int sp_swap_search_save(const sp_swap_search *s, const char *name, sp_state *st, sp_error *err);
+int sp_swap_search_load(sp_swap_search *s, const sp_search_problem *p, const char *name,
+                        const sp_state *st, sp_error *err);
 
 extern const sp_algorithm_ops sp_pso_ops, sp_bpso_ops, sp_woa_ops, sp_evo_ops, sp_random_ops,
     sp_exhaustive_ops, sp_greedy_ops, sp_fixed_ops;

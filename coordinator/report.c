@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fs.h"
 #include "common/json_util.h"
 
 static const char *const metric_names[SP_REPORT_N_METRICS] = {"nll", "acc", "acc_norm", "kl"};
@@ -374,26 +375,6 @@ static int plot_layers(FILE *f, const sp_report_run *runs, size_t n, const char 
     return 0;
 }
 
-static int mkdir_p(const char *path, sp_error *err)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return sp_error_set(err, "--out: path too long");
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sp_error_set(err, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return sp_error_set(err, "%s: cannot create directory: %s", buf, strerror(errno));
-    struct stat sb;
-    if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return sp_error_set(err, "%s: not a directory", buf);
-    return 0;
-}
-
 static int write_body(FILE *f, const sp_report_run *runs, size_t n, const char *dir,
                       sp_error *err)
 {
@@ -420,7 +401,7 @@ static int write_body(FILE *f, const sp_report_run *runs, size_t n, const char *
 int sp_report_write(const sp_report_run *runs, size_t n, const char *out_dir, sp_error *err)
 {
     SP_ASSERT(n > 0);
-    if (mkdir_p(out_dir, err)) return -1;
+    if (sp_mkdir_p(out_dir, err)) return -1;
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/report.md", out_dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);

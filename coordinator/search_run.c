@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/checkpoint.h"
+#include "common/fs.h"
 #include "common/cli.h"
 #include "common/signals.h"
 #include "coordinator/search_driver.h"
@@ -367,22 +368,6 @@ static void print_progress(const run_ctx *r, double t_start, size_t n_start)
     fflush(stdout);
 }
 
-static int mkdir_p(const char *path, sp_error *err)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sp_error_set(err, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return sp_error_set(err, "%s: cannot create directory: %s", buf, strerror(errno));
-    return 0;
-}
-
 /* Writes text to path atomically (temp + rename). */
 static int write_text_atomic(const char *path, const char *text, sp_error *err)
 {
@@ -581,7 +566,7 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
         snprintf(ckdir, sizeof ckdir, "%s", r->ckpt_path);
         char *slash = strrchr(ckdir, '/');
         if (slash) *slash = '\0';
-        if (mkdir_p(r->dir, err) || (slash && mkdir_p(ckdir, err))) {
+        if (sp_mkdir_p(r->dir, err) || (slash && sp_mkdir_p(ckdir, err))) {
             rc = SP_EXIT_FAILURE;
             break;
         }

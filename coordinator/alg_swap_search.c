@@ -1,0 +1,197 @@
+/* alg_swap_search.c — memetic swap local search shared by PSO and WOA (their `local_search`
+ * parameter, see algorithm.h): around the best mask so far, propose untried one-swap neighbours
+ * (one removed layer restored, one kept layer removed, so exactly k stays removed), most
+ * promising first by per-slot marginal statistics of every full-fidelity score seen. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "algorithm.h"
+#include "common/rng.h"
+
+enum { TAG_SWAP_KEY = 0xA5 };
+
+void sp_swap_search_init(sp_swap_search *s, int P)
+{
+    memset(s, 0, sizeof *s);
+    s->P = P;
+    s->tried = sp_xcalloc((size_t)P * (size_t)P, 1);
+    s->sum_with = sp_xcalloc((size_t)P, sizeof(double));
+    s->n_with = sp_xcalloc((size_t)P, sizeof(double));
+}
+
+void sp_swap_search_free(sp_swap_search *s)
+{
+    free(s->tried);
+    free(s->sum_with);
+    free(s->n_with);
+    memset(s, 0, sizeof *s);
+}
+
+/* Estimated harm of removing slot d: mean fitness of scored masks removing it minus the mean
+ * of all scored masks (0 while unseen). */
+static double swap_harm(const sp_swap_search *s, int d)
+{
+    if (s->n_with[d] <= 0.0 || s->n_all <= 0.0) return 0.0;
+    return s->sum_with[d] / s->n_with[d] - s->sum_all / s->n_all;
+}
+
+int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
+                           int m, sp_candidate *out)
+{
+    if (!s->has_center || m <= 0) return 0;
+    int P = s->P, n = 0, full = sp_search_full_fidelity(p);
+    uint8_t in_center[SP_MAX_LAYERS];
+    for (int d = 0; d < P; d++) in_center[d] = (uint8_t)sp_mask_test(&s->center, p->prunable[d]);
+    uint8_t *taken = sp_xcalloc((size_t)P * (size_t)P, 1);
+    while (n < m) {
+        int br = -1, bq = -1;
+        double best = -INFINITY;
+        for (int r = 0; r < P; r++) {
+            if (!in_center[r]) continue;
+            for (int q = 0; q < P; q++) {
+                size_t pq = (size_t)r * (size_t)P + (size_t)q;
+                if (in_center[q] || s->tried[pq] || taken[pq]) continue;
+                /* Expected gain of restoring r and removing q; a fixed counter-based key per
+                 * pair breaks ties (and orders the pairs before any statistics exist). */
+                double g = swap_harm(s, r) - swap_harm(s, q) +
+                           1e-9 * sp_rng_uniform(seed, TAG_SWAP_KEY, (uint64_t)r, (uint64_t)q);
+                if (g > best) {
+                    best = g;
+                    br = r;
+                    bq = q;
+                }
+            }
+        }
+        if (br < 0) break; /* the whole neighbourhood has been tried: a local optimum */
+        taken[(size_t)br * (size_t)P + (size_t)bq] = 1;
+        out[n].mask = s->center;
+        sp_mask_unset(&out[n].mask, p->prunable[br]);
+        sp_mask_set(&out[n].mask, p->prunable[bq]);
+        out[n].fidelity = full;
+        n++;
+    }
+    free(taken);
+    return n;
+}
+
+void sp_swap_search_record(sp_swap_search *s, const sp_search_problem *p, const sp_candidate *c,
+                           const double *fitness, const int *fidelity, int n)
+{
+    int full = sp_search_full_fidelity(p);
+    for (int i = 0; i < n; i++) {
+        if (fidelity[i] != full || !isfinite(fitness[i])) continue;
+        int dup = 0; /* a mask proposed by several members counts once per batch */
+        for (int j = 0; j < i && !dup; j++) dup = sp_mask_equal(&c[j].mask, &c[i].mask);
+        if (dup) continue;
+        for (int d = 0; d < s->P; d++)
+            if (sp_mask_test(&c[i].mask, p->prunable[d])) {
+                s->sum_with[d] += fitness[i];
+                s->n_with[d] += 1.0;
+            }
+        s->sum_all += fitness[i];
+        s->n_all += 1.0;
+    }
+}
+
+void sp_swap_search_mark(sp_swap_search *s, const sp_search_problem *p, const sp_candidate *c,
+                         int n)
+{
+    for (int i = 0; i < n && s->has_center; i++) {
+        int r = -1, q = -1;
+        for (int d = 0; d < s->P; d++) {
+            int a = sp_mask_test(&s->center, p->prunable[d]), b = sp_mask_test(&c[i].mask, p->prunable[d]);
+            if (a && !b) r = d;
+            if (!a && b) q = d;
+        }
+        SP_ASSERT(r >= 0 && q >= 0);
+        s->tried[(size_t)r * (size_t)s->P + (size_t)q] = 1;
+    }
+}
+
+void sp_swap_search_recenter(sp_swap_search *s, const sp_mask *center)
+{
+    if (s->has_center && sp_mask_equal(&s->center, center)) return;
+    s->center = *center;
+    s->has_center = 1;
+    memset(s->tried, 0, (size_t)s->P * (size_t)s->P);
+}
+
+int sp_swap_search_save(const sp_swap_search *s, const char *name, sp_state *st, sp_error *err)
+{
+    char key[SP_STATE_NAME_MAX];
+    int64_t cw[SP_MASK_WORDS];
+    double all[2] = {s->sum_all, s->n_all};
+    size_t P = (size_t)s->P;
+    sp_search_masks_to_i64(&s->center, 1, cw);
+#define PUT(suffix, call)                                                                     \
+    do {                                                                                      \
+        snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
+        if (call) return -1;                                                                  \
+    } while (0)
+    PUT("ls_center", sp_state_put_i64(st, key, SP_MASK_WORDS, 0, cw, err));
+    PUT("ls_has_center", sp_state_put_u8(st, key, 1, 0, &s->has_center, err));
+    PUT("ls_tried", sp_state_put_u8(st, key, P, P, s->tried, err));
+    PUT("ls_sum_with", sp_state_put_f64(st, key, P, 0, s->sum_with, err));
+    PUT("ls_n_with", sp_state_put_f64(st, key, P, 0, s->n_with, err));
+    PUT("ls_all", sp_state_put_f64(st, key, 2, 0, all, err));
+#undef PUT
+    return 0;
+}
+
+int sp_swap_search_load(sp_swap_search *s, const sp_search_problem *p, const char *name,
+                        const sp_state *st, sp_error *err)
+{
+    char key[SP_STATE_NAME_MAX];
+    int64_t cw[SP_MASK_WORDS];
+    double all[2];
+    size_t P = (size_t)s->P;
+#define GET(suffix, call)                                                                     \
+    do {                                                                                      \
+        snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
+        if (call) return -1;                                                                  \
+    } while (0)
+    GET("ls_center", sp_state_get_i64(st, key, SP_MASK_WORDS, 0, cw, err));
+    GET("ls_has_center", sp_state_get_u8(st, key, 1, 0, &s->has_center, err));
+    GET("ls_tried", sp_state_get_u8(st, key, P, P, s->tried, err));
+    GET("ls_sum_with", sp_state_get_f64(st, key, P, 0, s->sum_with, err));
+    GET("ls_n_with", sp_state_get_f64(st, key, P, 0, s->n_with, err));
+    GET("ls_all", sp_state_get_f64(st, key, 2, 0, all, err));
+#undef GET
+    sp_search_masks_from_i64(cw, 1, &s->center);
+    s->sum_all = all[0];
+    s->n_all = all[1];
+    if (s->has_center > 1)
+        return sp_error_set(err, "state: %s/ls_has_center: expected 0 or 1, got %d", name,
+                            s->has_center);
+    if (s->has_center && sp_search_mask_check(p, &s->center, p->k, err))
+        return sp_error_wrap(err, "state: %s/ls_center", name);
+    for (size_t i = 0; i < P; i++)
+        if (!(s->n_with[i] >= 0.0) || !isfinite(s->sum_with[i]))
+            return sp_error_set(err, "state: %s/ls_n_with[%zu]: bad value %g", name, i,
+                                s->n_with[i]);
+    if (!(s->n_all >= 0.0) || !isfinite(s->sum_all))
+        return sp_error_set(err, "state: %s/ls_all: bad values", name);
+    return 0;
+}
+
+void sp_swap_search_adopt(const sp_search_problem *p, double *pos, const sp_mask *target)
+{
+    sp_mask cur;
+    sp_search_decode_topk(p, pos, &cur);
+    int out[SP_MAX_LAYERS], in[SP_MAX_LAYERS], n_out = 0, n_in = 0;
+    for (int d = 0; d < p->n_prunable; d++) {
+        int a = sp_mask_test(&cur, p->prunable[d]), b = sp_mask_test(target, p->prunable[d]);
+        if (a && !b) out[n_out++] = d;
+        if (!a && b) in[n_in++] = d;
+    }
+    SP_ASSERT(n_out == n_in);
+    for (int j = 0; j < n_out; j++) {
+        double t = pos[out[j]];
+        pos[out[j]] = pos[in[j]];
+        pos[in[j]] = t;
+    }
+    sp_search_decode_topk(p, pos, &cur);
+    if (!sp_mask_equal(&cur, target)) sp_search_encode_mask(p, target, 0.0, 1.0, pos);
+}
