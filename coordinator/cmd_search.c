@@ -19,7 +19,7 @@
 
 static void usage(void)
 {
-    printf("usage: swarmprune search JOB.json [--tp N] [--fresh] [--quiet]\n"
+    printf("usage: swarmprune search JOB.json [--tp N] [--resume | --fresh] [--quiet]\n"
            "       mpirun -np N swarmprune search JOB.json\n\n"
            "Searches which k layers to remove (see the README for the job file). Rank 0 is the\n"
            "coordinator; ranks 1..N-1 form worker groups of tp ranks that load the model once\n"
@@ -28,6 +28,7 @@ static void usage(void)
            "uninterrupted run.\n\n"
            "options:\n"
            "  --tp N     ranks per worker group (overrides the job's \"tp\")\n"
+           "  --resume   require a checkpoint to resume from (an error when there is none)\n"
            "  --fresh    ignore an existing checkpoint and DONE marker and start over\n"
            "  --quiet    no per-generation progress lines\n\n"
            "exit codes: 0 finished, 1 error, 2 bad command line, 75 stopped by SIGTERM /\n"
@@ -164,12 +165,15 @@ int cmd_search(int argc, char **argv)
             if (sp_cli_value(argc, argv, &i, &val, &err) || sp_cli_int("--tp", val, 1, 1024, &tp, &err))
                 return sp_cli_usage_error("search", "%s", err.msg);
         } else if (strcmp(argv[i], "--fresh") == 0) opt.resume = 0;
+        else if (strcmp(argv[i], "--resume") == 0) opt.require_resume = 1;
         else if (strcmp(argv[i], "--quiet") == 0) opt.quiet = 1;
         else if (argv[i][0] == '-') return sp_cli_usage_error("search", "unknown option \"%s\"", argv[i]);
         else if (job_path) return sp_cli_usage_error("search", "more than one job file");
         else job_path = argv[i];
     }
     if (!job_path) return sp_cli_usage_error("search", "missing JOB.json");
+    if (opt.require_resume && !opt.resume)
+        return sp_cli_usage_error("search", "--resume and --fresh exclude each other");
     int under_mpirun = getenv("OMPI_COMM_WORLD_SIZE") != NULL; /* set by mpirun / orted */
     MPI_Init(&argc, &argv);
     sp_signals_install();

@@ -450,6 +450,9 @@ static int setup_run(run_ctx *r, const sp_search_options *opt, sp_error *err)
         return sp_error_wrap(err, "%s", job->file);
     int resumed = opt->resume ? try_resume(r, err) : 0;
     if (resumed < 0) return -1;
+    if (!resumed && opt->require_resume)
+        return sp_error_set(err, "--resume: no checkpoint at %s (run without --resume to start)",
+                            r->ckpt_path);
     if (resumed)
         printf("[%s k=%d] resumed from %s: %zu evaluations, generation %lld, %zu pending\n",
                job->name, r->k, r->ckpt_path, r->n, (long long)r->driver.generation, r->n_pend);

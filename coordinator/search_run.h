@@ -13,6 +13,7 @@
 
 typedef struct {
     int resume;   /* 1: resume from an existing checkpoint (default), 0: --fresh */
+    int require_resume; /* --resume: a missing checkpoint is an error */
     int quiet;    /* no per-generation progress lines */
 } sp_search_options;
 

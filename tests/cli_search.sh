@@ -41,6 +41,7 @@ expect_error "malformed JSON" "line 2" "$SP_BIN" search "$TMP/bad6.json"
 expect_error "missing job" "cannot open" "$SP_BIN" search "$TMP/nope.json"
 expect_error "unknown option" "unknown option" "$SP_BIN" search "$TMP/bad.json" --frobnicate
 expect_ok "help" "$SP_BIN" search --help
+expect_error "--resume without a checkpoint" "no checkpoint" "$SP_BIN" search "$TMP/bad.json" --resume
 
 # --- determinism across rank counts ---------------------------------------------------------
 write_job "$TMP/job.json" "$TMP/ref"
@@ -94,7 +95,6 @@ for spec in "USR1 1 3" "USR1 3 3" "TERM 2 3" "TERM 2 1"; do
     cmp -s "$TMP/ref.hist" "$TMP/sig.hist" || fail "history after SIG$sig at ${delay}s + resume differs"
 done
 
-# --- kill -9 of the coordinator or a worker at random moments, 10 trials, then finish ----------
 # ranks_of JOB: "pid rank" lines of the job's MPI processes.
 ranks_of() {
     for p in $(pgrep -f "swarmprune search $1" || true); do
@@ -102,6 +102,22 @@ ranks_of() {
         [ -n "$r" ] && echo "$p $r"
     done
 }
+
+# --- a signal that reaches one worker only (not the coordinator) stops the search too ----------
+write_job "$TMP/wsig.json" "$TMP/wsig"
+mpirun -np 3 "$SP_BIN" search "$TMP/wsig.json" --quiet >"$TMP/wsig.out" 2>&1 &
+mpid=$!
+for _ in $(seq 1 200); do [ "$(ranks_of "$TMP/wsig.json" | wc -l)" -ge 3 ] && break; sleep 0.1; done
+sleep 2
+victim=$(ranks_of "$TMP/wsig.json" | awk '$2 == 2 {print $1}')
+[ -n "$victim" ] && kill -USR1 "$victim"
+rc=0; wait $mpid || rc=$?
+[ $rc -eq 75 ] || fail "SIGUSR1 to worker rank 2 only: exit $rc, expected 75"
+expect_ok "resume after a worker's SIGUSR1" mpirun -np 3 "$SP_BIN" search "$TMP/wsig.json" --quiet
+history_of "$TMP/wsig" >"$TMP/wsig.hist"
+cmp -s "$TMP/ref.hist" "$TMP/wsig.hist" || fail "history after a worker's SIGUSR1 + resume differs"
+
+# --- kill -9 of the coordinator or a worker at random moments, 10 trials, then finish ----------
 write_job "$TMP/kill.json" "$TMP/kill"
 RANDOM=4242
 kills=0
