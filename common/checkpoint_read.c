@@ -327,7 +327,7 @@ static int check_identity(const rctx *r, const sp_ckpt *c, const char *created,
                           const char *updated, const char *sum, int64_t n_datasets,
                           const char *expect_job_hash, const char *expect_fp, sp_error *err)
 {
-    char hex[17], text_hash[17];
+    char hex[17];
     if (n_datasets != r->count)
         return sp_error_set(err, "n_datasets is %" PRId64 " but %" PRId64 " datasets were found: "
                                  "the file is damaged", n_datasets, r->count);
@@ -335,10 +335,6 @@ static int check_identity(const rctx *r, const sp_ckpt *c, const char *created,
     if (strcmp(hex, sum) != 0)
         return sp_error_set(err, "root checksum mismatch (stored %s, computed %s): the root "
                                  "attributes are damaged", sum, hex);
-    sp_ckpt_job_hash(c->job_text, text_hash);
-    if (strcmp(text_hash, c->job_hash) != 0)
-        return sp_error_set(err, "job_hash %s does not match the stored job text (hash %s)",
-                            c->job_hash, text_hash);
     if (expect_job_hash && strcmp(expect_job_hash, c->job_hash) != 0)
         return sp_error_set(err, "job_hash %s (job \"%s\") differs from this job's %s: the "
                                  "checkpoint belongs to a different job", c->job_hash,

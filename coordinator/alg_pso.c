@@ -112,7 +112,7 @@ static int pso_propose(sp_algorithm *a, sp_error *err)
         else sp_search_decode_topk(&a->problem, xi, &a->batch[i].mask);
         a->batch[i].fidelity = sp_search_full_fidelity(&a->problem);
     }
-    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed,
+    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed, a->iteration,
                                                a->params.pso.local_search, a->batch + s->n);
     return 0;
 }

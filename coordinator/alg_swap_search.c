@@ -10,7 +10,7 @@
 #include "algorithm.h"
 #include "common/rng.h"
 
-enum { TAG_SWAP_KEY = 0xA5 };
+enum { TAG_SWAP_KEY = 0xA5, TAG_KICK = 0xA6 };
 
 void sp_swap_search_init(sp_swap_search *s, int P)
 {
@@ -37,8 +37,36 @@ static double swap_harm(const sp_swap_search *s, int d)
     return s->sum_with[d] / s->n_with[d] - s->sum_all / s->n_all;
 }
 
+/* Slot of the j-th (0-based) set / unset member of flag[P]. */
+static int nth_slot(const uint8_t *flag, int P, int want, int j)
+{
+    for (int d = 0; d < P; d++)
+        if ((flag[d] != 0) == want && j-- == 0) return d;
+    SP_ASSERT(0 && "nth_slot out of range");
+    return -1;
+}
+
+/* A random two-swap neighbour of the center (two removed slots restored, two kept removed):
+ * the kick once the one-swap neighbourhood is exhausted. Needs k >= 2 and P - k >= 2. */
+static void swap_kick(const sp_swap_search *s, const sp_search_problem *p, const uint8_t *in,
+                      uint64_t seed, uint64_t ctr, int j, sp_mask *out)
+{
+    int k = p->k, kept = s->P - k;
+    uint64_t h[4];
+    for (int t = 0; t < 4; t++) h[t] = sp_rng_hash(seed, ctr, (uint64_t)j, (uint64_t)t);
+    int r1 = (int)(h[0] % (uint64_t)k), r2 = (int)(h[1] % (uint64_t)(k - 1));
+    int q1 = (int)(h[2] % (uint64_t)kept), q2 = (int)(h[3] % (uint64_t)(kept - 1));
+    r2 += r2 >= r1;
+    q2 += q2 >= q1;
+    *out = s->center;
+    sp_mask_unset(out, p->prunable[nth_slot(in, s->P, 1, r1)]);
+    sp_mask_unset(out, p->prunable[nth_slot(in, s->P, 1, r2)]);
+    sp_mask_set(out, p->prunable[nth_slot(in, s->P, 0, q1)]);
+    sp_mask_set(out, p->prunable[nth_slot(in, s->P, 0, q2)]);
+}
+
 int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
-                           int m, sp_candidate *out)
+                           int64_t iteration, int m, sp_candidate *out)
 {
     if (!s->has_center || m <= 0) return 0;
     int P = s->P, n = 0, full = sp_search_full_fidelity(p);
@@ -73,6 +101,12 @@ int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, 
         n++;
     }
     free(taken);
+    /* One-swap local optimum: the rest of the slots get random two-swap kicks. */
+    if (p->k >= 2 && s->P - p->k >= 2)
+        for (; n < m; n++) {
+            swap_kick(s, p, in_center, seed, sp_alg_ctr(iteration, TAG_KICK), n, &out[n].mask);
+            out[n].fidelity = full;
+        }
     return n;
 }
 
@@ -99,14 +133,16 @@ void sp_swap_search_mark(sp_swap_search *s, const sp_search_problem *p, const sp
                          int n)
 {
     for (int i = 0; i < n && s->has_center; i++) {
-        int r = -1, q = -1;
+        int r = -1, q = -1, diff = 0;
         for (int d = 0; d < s->P; d++) {
-            int a = sp_mask_test(&s->center, p->prunable[d]), b = sp_mask_test(&c[i].mask, p->prunable[d]);
+            int a = sp_mask_test(&s->center, p->prunable[d]);
+            int b = sp_mask_test(&c[i].mask, p->prunable[d]);
             if (a && !b) r = d;
             if (!a && b) q = d;
+            diff += a != b;
         }
-        SP_ASSERT(r >= 0 && q >= 0);
-        s->tried[(size_t)r * (size_t)s->P + (size_t)q] = 1;
+        SP_ASSERT(diff == 2 || diff == 4); /* a one-swap neighbour or a two-swap kick */
+        if (diff == 2) s->tried[(size_t)r * (size_t)s->P + (size_t)q] = 1;
     }
 }
 

@@ -63,7 +63,7 @@ static int woa_propose(sp_algorithm *a, sp_error *err)
         sp_search_decode_topk(&a->problem, s->x + (size_t)i * s->P, &a->batch[i].mask);
         a->batch[i].fidelity = sp_search_full_fidelity(&a->problem);
     }
-    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed,
+    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed, a->iteration,
                                                a->params.woa.local_search, a->batch + s->n);
     return 0;
 }

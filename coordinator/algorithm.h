@@ -142,8 +142,9 @@ int sp_alg_params_check(const char *name, const double *v, int n, const sp_state
  * prunable layer restored, one kept one removed: exactly k stays removed, protected layers are
  * never touched), the largest expected gain first: gain = harm(restored) - harm(removed), harm
  * = mean fitness of the scored masks removing the slot minus the mean of all scored masks. A
- * new center clears the tried set; a fully tried neighbourhood (local optimum) proposes nothing
- * and leaves the swarm to move the best. Proposals cost budget like any candidate. */
+ * new center clears the tried set; once the one-swap neighbourhood is exhausted (a local optimum)
+ * random two-swap kicks of the center are proposed instead. Proposals cost budget like any
+ * candidate (duplicates of scored masks cost nothing). */
 typedef struct {
     int P;
     sp_mask center;      /* the best mask so far */
@@ -157,9 +158,10 @@ typedef struct {
 void sp_swap_search_init(sp_swap_search *s, int P);
 void sp_swap_search_free(sp_swap_search *s);
 /* Up to m untried neighbours of the center into out[] at full fidelity; 0 without a center.
- * Pure: a function of the state and the seed. */
+ * Slots left once every one-swap neighbour has been tried get random two-swap kicks (draws
+ * from (seed, iteration, slot)). Pure: a function of the state, seed and iteration. */
 int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
-                           int m, sp_candidate *out);
+                           int64_t iteration, int m, sp_candidate *out);
 /* Statistics from a scored batch (full fidelity only, in-batch duplicates counted once). */
 void sp_swap_search_record(sp_swap_search *s, const sp_search_problem *p, const sp_candidate *c,
                            const double *fitness, const int *fidelity, int n);

@@ -347,6 +347,10 @@ int sp_job_parse(const char *text, size_t len, const char *path, sp_job *job, sp
         if (strncmp(err->msg, path, strlen(path)) != 0) sp_error_wrap(err, "%s", path);
         goto done;
     }
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "search"),
+                                            "budget");
+    job->compat = cJSON_PrintUnformatted(root);
+    SP_ASSERT(job->compat);
     job->file = sp_xstrdup(path);
     job->text = sp_xmalloc(len + 1);
     memcpy(job->text, text, len);
@@ -373,6 +377,7 @@ void sp_job_free(sp_job *job)
 {
     free(job->file);
     free(job->text);
+    free(job->compat);
     free(job->model);
     free(job->task.path);
     free(job->output);

@@ -26,7 +26,9 @@ typedef struct {
 
 typedef struct {
     char *file;        /* the job file path as given */
-    char *text;        /* the job file's bytes (stored in checkpoints, hashed there) */
+    char *text;        /* the job file's bytes (stored in checkpoints) */
+    char *compat;      /* the job without search.budget, compact: what a checkpoint must match
+                          (so a resumed search can be given a larger total budget) */
     char name[128];
     char *model;       /* resolved model directory */
     int backend;       /* sp_backend */

@@ -266,6 +266,7 @@ static int write_checkpoint(run_ctx *r, const char *path, sp_ckpt_status status,
     sp_ckpt c;
     sp_ckpt_init(&c, (int)r->model->cfg.n_layers, SP_METRIC_COUNT, sp_metric_names);
     sp_ckpt_set_job(&c, r->job->name, r->job->text);
+    sp_ckpt_job_hash(r->job->compat, c.job_hash); /* budget excluded: it may grow on resume */
     char fp[17];
     sp_model_fingerprint(r->model, fp);
     sp_ckpt_set_model(&c, fp);
@@ -330,7 +331,7 @@ static int try_resume(run_ctx *r, sp_error *err)
     if (stat(r->ckpt_path, &sb) != 0) return 0;
     char fp[17], jh[17];
     sp_model_fingerprint(r->model, fp);
-    sp_ckpt_job_hash(r->job->text, jh);
+    sp_ckpt_job_hash(r->job->compat, jh);
     sp_ckpt c;
     int rc = sp_ckpt_read(r->ckpt_path, jh, fp, &c, err);
     if (rc == 0 && (rc = sp_search_driver_load(&r->driver, &c.state, err)) != 0)
@@ -469,7 +470,9 @@ static int finish_run(run_ctx *r, sp_error *err)
     snprintf(path, sizeof path, "%s/summary.json", r->dir);
     if (write_summary(r, path, err)) return -1;
     snprintf(path, sizeof path, "%s/DONE", r->dir);
-    return write_text_atomic(path, "done\n", err);
+    char line[64];
+    snprintf(line, sizeof line, "done budget %lld\n", (long long)r->job->budget);
+    return write_text_atomic(path, line, err);
 }
 
 /* Returns SP_EXIT_OK, SP_EXIT_RESUMABLE or SP_EXIT_FAILURE. */
@@ -540,14 +543,25 @@ static void run_dir(const sp_job *job, int ki, char *buf, size_t size)
     else snprintf(buf, size, "%s/k%d", job->output, job->k[ki]);
 }
 
+/* A DONE marker counts when it was written for at least this job's budget ("done budget N"). */
+static int done_marker(const sp_job *job, const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/DONE", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    long long budget = -1;
+    int n = fscanf(f, "done budget %lld", &budget);
+    fclose(f);
+    return n != 1 || budget >= job->budget;
+}
+
 int sp_search_all_done(const sp_job *job)
 {
     for (int ki = 0; ki < job->n_k; ki++) {
-        char dir[4096], done[4200];
-        struct stat sb;
+        char dir[4096];
         run_dir(job, ki, dir, sizeof dir);
-        snprintf(done, sizeof done, "%s/DONE", dir);
-        if (stat(done, &sb) != 0) return 0;
+        if (!done_marker(job, dir)) return 0;
     }
     return 1;
 }
@@ -564,8 +578,7 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
         sp_state_init(&r->snapshot);
         sp_search_checkpoint_path(job, ki, r->ckpt_path, sizeof r->ckpt_path);
         run_dir(job, ki, r->dir, sizeof r->dir);
-        char done[4200], ckdir[4096];
-        snprintf(done, sizeof done, "%s/DONE", r->dir);
+        char ckdir[4096];
         snprintf(ckdir, sizeof ckdir, "%s", r->ckpt_path);
         char *slash = strrchr(ckdir, '/');
         if (slash) *slash = '\0';
@@ -573,10 +586,8 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
             rc = SP_EXIT_FAILURE;
             break;
         }
-        struct stat sb;
-        if (opt->resume && stat(done, &sb) == 0) {
-            printf("[%s k=%d] already finished (%s exists); results in %s\n", job->name, r->k,
-                   done, r->dir);
+        if (opt->resume && done_marker(job, r->dir)) {
+            printf("[%s k=%d] already finished (DONE); results in %s\n", job->name, r->k, r->dir);
             continue;
         }
         sp_ckpt_lock lock;

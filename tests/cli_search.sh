@@ -66,6 +66,15 @@ write_job "$TMP/tp3.json" "$TMP/tp3"
 expect_error "tp = 3 does not divide the 2 KV heads" "must divide" mpirun -np 4 "$SP_BIN" search "$TMP/tp3.json" --tp 3
 expect_ok "finished run is not repeated" "$SP_BIN" search "$TMP/job.json"
 grep -q "already finished" "$TMP/out" || fail "a finished search ran again"
+# A finished search given a larger total budget continues to it: the same history as a run
+# made with that budget from the start.
+write_job "$TMP/grow.json" "$TMP/grow" pso 25
+expect_ok "budget 25" "$SP_BIN" search "$TMP/grow.json" --quiet
+write_job "$TMP/grow.json" "$TMP/grow" pso 60
+expect_ok "budget raised to 60" "$SP_BIN" search "$TMP/grow.json" --quiet
+grep -q "resumed from" "$TMP/out" || fail "raising the budget did not resume"
+history_of "$TMP/grow" >"$TMP/grow.hist"
+cmp -s "$TMP/ref.hist" "$TMP/grow.hist" || fail "budget 25 then 60: history differs from budget 60"
 
 # --- stop with a signal at several points, resume, same history ---------------------------------
 # mpirun forwards SIGUSR1 and the ranks' exit code (75); on SIGTERM mpirun itself exits 1 after

@@ -1,6 +1,7 @@
 /* test_search_basics.c — building blocks of the search: state container (type/dims checks),
  * problem validation, top-k decoding (exact k even with ties), exact-k sampling, fitness cache
- * (hits, save/load), parameter validation messages, one-shot heuristics, objective. */
+ * (hits, save/load), parameter validation messages, swap local search, one-shot heuristics,
+ * objective. */
 #include <math.h>
 #include <stdint.h>
 
@@ -162,6 +163,18 @@ static void test_params(void)
     sp.woa.whales = 0;
     CHECK(sp_search_params_validate(&sp, &p, &err) != 0 && strstr(err.msg, "woa.whales"), "%s",
           err.msg);
+    sp.woa.whales = 20;
+    sp.woa.local_search = 10001;
+    CHECK(sp_search_params_validate(&sp, &p, &err) != 0 &&
+              strcmp(err.msg, "woa.local_search: expected an integer in [0, 10000], got 10001") ==
+                  0, "%s", err.msg);
+    sp_search_params_default(&sp, SP_ALG_PSO);
+    sp.pso.local_search = -1;
+    CHECK(sp_search_params_validate(&sp, &p, &err) != 0 &&
+              strcmp(err.msg, "pso.local_search: expected an integer in [0, 10000], got -1") == 0,
+          "%s", err.msg);
+    sp.pso.local_search = 0; /* plain PSO */
+    CHECK(sp_search_params_validate(&sp, &p, &err) == 0, "%s", err.msg);
     sp_search_params_default(&sp, SP_ALG_EVO);
     sp.evo.keep_ratio = 1;
     CHECK(sp_search_params_validate(&sp, &p, &err) != 0 && strstr(err.msg, "evo.keep_ratio"),
@@ -188,6 +201,66 @@ static void test_params(void)
     sp_alg_kind kind;
     CHECK(sp_alg_kind_parse("woa", &kind, &err) == 0 && kind == SP_ALG_WOA, "parse");
     CHECK(sp_alg_kind_parse("ga", &kind, &err) != 0 && strstr(err.msg, "\"ga\""), "parse bad");
+}
+
+/* Swap local search: untried one-swap neighbours only (exact k, protected layers kept), all
+ * k (P - k) of them before any repeat, then two-swap kicks; propose is pure; save/load. */
+static void test_swap_search(void)
+{
+    sp_search_problem p;
+    sp_error err = {{0}};
+    SP_ASSERT(sp_search_problem_init(&p, 12, 3, NULL, 1, &err) == 0); /* P = 10: 3 x 7 pairs */
+    sp_swap_search s;
+    sp_swap_search_init(&s, p.n_prunable);
+    sp_candidate c[8], c2[8];
+    memset(c, 0, sizeof c); /* padding: the batches are compared with memcmp */
+    memset(c2, 0, sizeof c2);
+    CHECK(sp_swap_search_propose(&s, &p, 5, 0, 8, c) == 0, "no center, no proposal");
+    sp_mask center;
+    sp_search_random_mask(&p, 1, 2, 3, &center);
+    sp_swap_search_recenter(&s, &center);
+    sp_candidate seen[21];
+    int n_seen = 0, kicks = 0;
+    for (int64_t it = 0; it < 4; it++) {
+        int n = sp_swap_search_propose(&s, &p, 5, it, 8, c);
+        CHECK(n == 8 && sp_swap_search_propose(&s, &p, 5, it, 8, c2) == 8 &&
+                  memcmp(c, c2, sizeof c) == 0, "pure propose, iteration %lld", (long long)it);
+        for (int i = 0; i < n; i++) {
+            sp_mask x = c[i].mask;
+            int diff = 0;
+            for (int l = 0; l < 12; l++) diff += sp_mask_test(&x, l) != sp_mask_test(&center, l);
+            CHECK(sp_search_mask_check(&p, &x, 3, &err) == 0, "%s", err.msg);
+            CHECK(diff == 2 || diff == 4, "distance %d", diff);
+            if (diff == 4) {
+                CHECK(n_seen == 21, "kick before the neighbourhood was exhausted");
+                kicks++;
+                continue;
+            }
+            for (int j = 0; j < n_seen; j++)
+                CHECK(!sp_mask_equal(&seen[j].mask, &x), "neighbour proposed twice");
+            if (n_seen < 21) seen[n_seen++] = c[i];
+        }
+        double f[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+        int fid[8] = {0};
+        sp_swap_search_record(&s, &p, c, f, fid, n);
+        sp_swap_search_mark(&s, &p, c, n);
+    }
+    CHECK(n_seen == 21 && kicks == 11, "%d neighbours, %d kicks", n_seen, kicks);
+    sp_state st;
+    sp_state_init(&st);
+    sp_swap_search t;
+    sp_swap_search_init(&t, p.n_prunable);
+    CHECK(sp_swap_search_save(&s, "x", &st, &err) == 0 &&
+              sp_swap_search_load(&t, &p, "x", &st, &err) == 0, "%s", err.msg);
+    CHECK(sp_mask_equal(&t.center, &s.center) && t.n_all == s.n_all &&
+              memcmp(t.tried, s.tried, 100) == 0, "swap search state round trip");
+    sp_search_problem p2;
+    SP_ASSERT(sp_search_problem_init(&p2, 12, 4, NULL, 1, &err) == 0);
+    CHECK(sp_swap_search_load(&t, &p2, "x", &st, &err) != 0 && strstr(err.msg, "x/ls_center"),
+          "%s", err.msg);
+    sp_state_free(&st);
+    sp_swap_search_free(&t);
+    sp_swap_search_free(&s);
 }
 
 static void test_oneshot_objective(void)
@@ -237,6 +310,7 @@ int main(void)
     test_problem_and_decode();
     test_cache();
     test_params();
+    test_swap_search();
     test_oneshot_objective();
     return sp_test_finish("test_search_basics");
 }

@@ -43,7 +43,7 @@ static int same_driver(const sp_search_driver *a, const sp_search_driver *b)
            memcmp(a->layer_counts, b->layer_counts, L * 8) == 0;
 }
 
-static void test_resume(sp_alg_kind kind, int F, int64_t N, int64_t M)
+static void test_resume(sp_alg_kind kind, int F, int64_t N, int64_t M, int local_search)
 {
     const char *name = sp_alg_kind_name(kind);
     sp_error err = {{0}};
@@ -51,6 +51,7 @@ static void test_resume(sp_alg_kind kind, int F, int64_t N, int64_t M)
     sp_search_params sp;
     sp_driver_config cfg;
     setup(kind, F, &p, &sp, &cfg);
+    if (local_search >= 0) sp.pso.local_search = sp.woa.local_search = local_search;
     test_objective o1, o2;
     test_objective_init(&o1, OBJ_PAIRWISE, 16, F, 5);
     test_objective_init(&o2, OBJ_PAIRWISE, 16, F, 5);
@@ -124,6 +125,11 @@ static void test_param_mismatch(void)
     sp.pso.inertia = 0.5;
     SP_ASSERT(sp_algorithm_create(&p, &sp, 1, &b, &err) == 0);
     CHECK(sp_algorithm_load(b, &st, &err) != 0 && strstr(err.msg, "pso/params[1]"), "%s", err.msg);
+    sp_algorithm_free(b);
+    sp.pso.inertia = 0.7;
+    sp.pso.local_search = 0;
+    SP_ASSERT(sp_algorithm_create(&p, &sp, 1, &b, &err) == 0);
+    CHECK(sp_algorithm_load(b, &st, &err) != 0 && strstr(err.msg, "pso/params[7]"), "%s", err.msg);
     sp_algorithm_free(a);
     sp_algorithm_free(b);
     sp_state_free(&st);
@@ -132,9 +138,10 @@ static void test_param_mismatch(void)
 int main(void)
 {
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        test_resume(kinds[i], 1, 4, 5);
-        test_resume(kinds[i], 3, 3, 4); /* successive halving / EA stages mid-generation */
-        test_resume(kinds[i], 1, 1, 30);
+        test_resume(kinds[i], 1, 4, 5, -1);
+        test_resume(kinds[i], 3, 3, 4, -1); /* successive halving / EA stages mid-generation */
+        test_resume(kinds[i], 1, 1, 30, -1); /* PSO / WOA: swap kicks after the neighbourhood */
+        test_resume(kinds[i], 1, 4, 5, 0);   /* plain PSO / BPSO / WOA */
     }
     test_param_mismatch();
     return sp_test_finish("test_search_resume");
