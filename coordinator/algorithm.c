@@ -94,14 +94,14 @@ static int validate_kind(const sp_search_params *p, const sp_search_problem *pro
                    ? -1
                    : 0;
     case SP_ALG_RANDOM:
-        return check_int(p->enumeration.batch, 1, 100000, "random.batch", err);
+        return check_int(p->enumeration.batch, 1, 100000, "enumeration.batch", err);
     case SP_ALG_EXHAUSTIVE: {
-        if (check_int(p->enumeration.batch, 1, 100000, "exhaustive.batch", err) ||
-            check_int(p->enumeration.limit, 1, INT64_MAX, "exhaustive.limit", err))
+        if (check_int(p->enumeration.batch, 1, 100000, "enumeration.batch", err) ||
+            check_int(p->enumeration.limit, 1, INT64_MAX, "enumeration.limit", err))
             return -1;
         int64_t c = sp_search_binomial(prob->n_prunable, prob->k);
         if (c > p->enumeration.limit)
-            return sp_error_set(err, "exhaustive.limit: C(%d, %d) = %lld masks exceed the limit "
+            return sp_error_set(err, "enumeration.limit: C(%d, %d) = %lld masks exceed the limit "
                                 "of %lld", prob->n_prunable, prob->k, (long long)c,
                                 (long long)p->enumeration.limit);
         return 0;

@@ -109,6 +109,10 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
     worker_kit kit;
     int rc = SP_EXIT_OK;
     if (kit_open(job, group, &kit, rank != 0 || size == 1, err)) {
+        if (size == 1) { /* alone: an ordinary error exit, no MPI_Abort noise */
+            kit_close(&kit);
+            return SP_EXIT_FAILURE;
+        }
         fprintf(stderr, "swarmprune search: error (rank %d): %s\n", rank, err->msg);
         fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, SP_EXIT_FAILURE); /* nobody must wait for this rank */

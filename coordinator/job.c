@@ -159,13 +159,14 @@ static int parse_protected(const cJSON *root, sp_job *job, sp_error *err)
 /* Reads the optional block search.<name> into the parameter struct fields listed. */
 static int parse_pso(const cJSON *s, sp_pso_params *p, sp_error *err)
 {
-    static const char *const keys[] = {"swarm",     "inertia",      "c1", "c2", "vmax",
-                                       "bpso_vmax", "local_search", NULL};
+    static const char *const keys[] = {"swarm",     "inertia",      "c1",      "c2", "vmax",
+                                       "bpso_vmax", "local_search", "restart", NULL};
     const cJSON *o = sp_json_get(s, "pso");
     if (!o) return 0;
     if (sp_json_check_object(o, "search.pso", keys, err)) return -1;
-    int64_t swarm = p->swarm, ls = p->local_search;
+    int64_t swarm = p->swarm, ls = p->local_search, restart = p->restart;
     if (sp_json_member_int(o, "search.pso", "swarm", 0, 1, 10000, &swarm, err) < 0 ||
+        sp_json_member_int(o, "search.pso", "restart", 0, 0, 1000000, &restart, err) < 0 ||
         sp_json_member_int(o, "search.pso", "local_search", 0, 0, 10000, &ls, err) < 0 ||
         sp_json_member_double(o, "search.pso", "inertia", 0, 0, 1.5, &p->inertia, err) < 0 ||
         sp_json_member_double(o, "search.pso", "c1", 0, 0, 4, &p->c1, err) < 0 ||
@@ -175,24 +176,27 @@ static int parse_pso(const cJSON *s, sp_pso_params *p, sp_error *err)
         return -1;
     p->swarm = (int)swarm;
     p->local_search = (int)ls;
+    p->restart = (int)restart;
     return 0;
 }
 
 static int parse_woa(const cJSON *s, sp_woa_params *p, sp_error *err)
 {
-    static const char *const keys[] = {"whales", "b", "max_iter", "local_search", NULL};
+    static const char *const keys[] = {"whales", "b", "max_iter", "local_search", "restart", NULL};
     const cJSON *o = sp_json_get(s, "woa");
     if (!o) return 0;
     if (sp_json_check_object(o, "search.woa", keys, err)) return -1;
-    int64_t whales = p->whales, max_iter = p->max_iter, ls = p->local_search;
+    int64_t whales = p->whales, max_iter = p->max_iter, ls = p->local_search, restart = p->restart;
     if (sp_json_member_int(o, "search.woa", "whales", 0, 1, 10000, &whales, err) < 0 ||
         sp_json_member_int(o, "search.woa", "local_search", 0, 0, 10000, &ls, err) < 0 ||
+        sp_json_member_int(o, "search.woa", "restart", 0, 0, 1000000, &restart, err) < 0 ||
         sp_json_member_double(o, "search.woa", "b", 0, 1e-9, 10, &p->b, err) < 0 ||
         sp_json_member_int(o, "search.woa", "max_iter", 0, 1, 1000000, &max_iter, err) < 0)
         return -1;
     p->whales = (int)whales;
     p->max_iter = (int)max_iter;
     p->local_search = (int)ls;
+    p->restart = (int)restart;
     return 0;
 }
 

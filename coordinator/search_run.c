@@ -441,8 +441,11 @@ static int setup_run(run_ctx *r, const sp_search_options *opt, sp_error *err)
                                job->has_protected ? &job->protected_layers : NULL,
                                job->n_fidelities, err))
         return sp_error_wrap(err, "%s: k = %d", job->file, r->k);
-    if (sp_search_params_validate(&job->search, &prob, err))
-        return sp_error_wrap(err, "%s: search", job->file);
+    if (sp_search_params_validate(&job->search, &prob, err)) { /* "pso.inertia: ..." */
+        char msg[SP_ERROR_MSG_MAX];
+        memcpy(msg, err->msg, sizeof msg);
+        return sp_error_set(err, "%s: search.%.1900s", job->file, msg);
+    }
     sp_driver_config cfg;
     sp_driver_config_default(&cfg);
     cfg.max_evals = job->budget;
