@@ -139,9 +139,7 @@ int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *met
     if (s->n_groups == 0) return evaluate_local(s, cands, n, metrics, worker, done, err);
     int next = 0, in_flight = 0, n_done = 0, failed = 0;
     double stop_since = 0;
-    int busy[1024];
-    SP_ASSERT(s->n_groups <= 1024);
-    for (int g = 0; g < s->n_groups; g++) busy[g] = 0;
+    int *busy = sp_xcalloc((size_t)s->n_groups, sizeof *busy);
     while (n_done < n) {
         if (orphaned()) {
             fprintf(stderr, "swarmprune: coordinator: the MPI launcher is gone; writing the "
@@ -183,6 +181,7 @@ int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *met
         done[r.index] = 1;
         n_done++;
     }
+    free(busy);
     if (failed) return -1;
     return n_done == n ? SP_SCHED_DONE : SP_SCHED_STOPPED;
 }
