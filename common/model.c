@@ -116,8 +116,12 @@ static int model_bind(sp_model *m, sp_error *err)
 
 int sp_model_open(const char *dir, sp_model *m, sp_error *err)
 {
-    char path[4096];
+    char path[4200], converted[4096];
     memset(m, 0, sizeof *m);
+    if (sp_model_path_is_gguf(dir)) {
+        if (sp_model_gguf_dir(dir, converted, sizeof converted, err)) return -1;
+        dir = converted;
+    }
     m->dir = sp_xstrdup(dir);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (sp_config_load(path, &m->cfg, err) || sp_st_open_dir(dir, &m->st, err) ||

@@ -30,8 +30,16 @@ typedef struct {
     sp_layer_tensors *layers;    /* [L] */
 } sp_model;
 
-/* Opens `dir/config.json` and the weights; validates names and shapes against the config. */
+/* Opens `dir/config.json` and the weights; validates names and shapes against the config.
+ * `dir` may also be a .gguf file: it is converted once into a cache directory
+ * (sp_model_gguf_dir) and that directory is opened (m->dir names it). */
 int sp_model_open(const char *dir, sp_model *m, sp_error *err);
+
+/* 1 when path is an existing regular file named *.gguf. */
+int sp_model_path_is_gguf(const char *path);
+/* The Hugging Face directory for a GGUF file: $SWARMPRUNE_CACHE/gguf/<stem>-<hash> (default
+ * cache ~/.cache/swarmprune), converted on first use (F32 weights). */
+int sp_model_gguf_dir(const char *gguf, char *dir, size_t size, sp_error *err);
 void sp_model_close(sp_model *m);
 
 /* Fingerprint of the model (16 hex digits): the parsed config + every tensor's name, dtype,

@@ -12,6 +12,7 @@
 #include "common/gguf.h"
 #include "common/gguf_convert.h"
 #include "common/gguf_quant.h"
+#include "common/model.h"
 #include "common/model_config.h"
 #include "common/safetensors.h"
 #include "common/tokenizer.h"
@@ -299,10 +300,45 @@ static void test_crafted(void)
     expect_fail(&c, "blk.1.ffn_down.weight\" is missing");
 }
 
+/* sp_model_open on a .gguf path converts it once into the cache and opens the result. */
+static void test_open_gguf(void)
+{
+    char in[256], cache[256], gdir[300];
+    snprintf(in, sizeof in, "%s/direct.gguf", tmpdir);
+    snprintf(cache, sizeof cache, "%s/cache", tmpdir);
+    snprintf(gdir, sizeof gdir, "%s/gguf", cache);
+    craft_opts o = {0};
+    craft_model(in, &o);
+    setenv("SWARMPRUNE_CACHE", cache, 1);
+    for (int round = 0; round < 2; round++) { /* the second open reuses the conversion */
+        sp_model m;
+        sp_error err = {{0}};
+        CHECK(sp_model_open(in, &m, &err) == 0, "open %s (round %d): %s", in, round, err.msg);
+        if (err.msg[0]) continue;
+        CHECK(m.cfg.n_layers == L && m.cfg.hidden == H, "config %lld layers, hidden %lld",
+              (long long)m.cfg.n_layers, (long long)m.cfg.hidden);
+        CHECK(strncmp(m.dir, gdir, strlen(gdir)) == 0, "model dir %s is not under %s", m.dir, gdir);
+        sp_model_close(&m);
+    }
+    int entries = 0;
+    DIR *d = opendir(gdir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') entries++;
+    if (d) closedir(d);
+    CHECK(entries == 1, "%d entries in %s, expected one converted model and no temp dirs",
+          entries, gdir);
+    sp_model m;
+    sp_error err = {{0}};
+    snprintf(in, sizeof in, "%s/missing.gguf", tmpdir);
+    CHECK(sp_model_open(in, &m, &err) != 0, "a missing .gguf opened");
+    unsetenv("SWARMPRUNE_CACHE");
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return sp_test_skip("test_gguf_convert", "cannot create a temp dir");
     test_crafted();
+    test_open_gguf();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -122,7 +122,7 @@ static int mc_requests(const sp_eval_ctx *ctx, const mc_args *a, const sp_mc_set
                        : sp_mc_subset_first(set, a->limit, &idx, &n, err);
     if (rc) return -1;
     sp_tokenizer *tok = NULL;
-    if (sp_tokenizer_load(ctx->model_dir, &tok, err)) {
+    if (sp_tokenizer_load(ctx->model->dir, &tok, err)) {
         free(idx);
         return -1;
     }
@@ -203,7 +203,7 @@ static int kl_tokens(const sp_eval_ctx *ctx, const kl_args *a, int32_t **ids, in
     sp_tokenizer *tok = NULL;
     char *text = NULL;
     size_t len = 0, n = 0;
-    if (sp_tokenizer_load(ctx->model_dir, &tok, err)) return -1;
+    if (sp_tokenizer_load(ctx->model->dir, &tok, err)) return -1;
     int rc = sp_read_file(a->text, &text, &len, err);
     if (rc == 0 && sp_tokenizer_encode(tok, text, len, 0, ids, &n, err))
         rc = sp_error_wrap(err, "%s", a->text);

@@ -72,7 +72,7 @@ static int ppl_tokenize(const sp_eval_ctx *ctx, const char *file, int32_t **toks
     sp_tokenizer *tok = NULL;
     char *text = NULL;
     size_t len = 0;
-    if (sp_tokenizer_load(ctx->model_dir, &tok, err) != 0) return -1;
+    if (sp_tokenizer_load(ctx->model->dir, &tok, err) != 0) return -1;
     int rc = sp_read_file(file, &text, &len, err);
     if (rc == 0 && sp_tokenizer_encode(tok, text, len, 0, toks, n, err) != 0)
         rc = sp_error_wrap(err, "%s", file);
