@@ -4,8 +4,6 @@
 # that removing a layer makes it worse), then runs jobs/quickstart.json filled in the way
 # setup.sh does, with less calibration text and budget, on 3 MPI ranks, and draws its report.
 source "$(dirname "$0")/lib_cli.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OPENBLAS_NUM_THREADS=1
 TEXT=/usr/share/common-licenses/GPL-3
 skip() { echo "$TEST_NAME: SKIPPED: $*"; exit 77; }

@@ -3,8 +3,6 @@
 # giving exactly the uninterrupted history, and corrupt / mismatched checkpoints refused.
 source "$(dirname "$0")/lib_cli.sh"
 require_shared
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OPENBLAS_NUM_THREADS=1
 MODEL=$SHARED/fixtures/tiny-brown-24L
 TOKENS=$SHARED/fixtures/tiny-brown-24L-goldens/mask_nll_goldens.json

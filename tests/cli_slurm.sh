@@ -15,8 +15,6 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "$TEST_NAME: SKIPPED: starting slurmd needs root"
     exit 77
 fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OPENBLAS_NUM_THREADS=1 SEARCH_ARGS=--quiet SP_BIN
 unset SLURM_JOB_ID SLURM_JOBID SLURM_ARRAY_JOB_ID SLURM_ARRAY_TASK_ID SLURM_RESTART_COUNT
 MODEL=$SHARED/fixtures/tiny-brown-24L

@@ -5,6 +5,9 @@ set -u
 SP_SOURCE_DIR=${SP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SHARED=${SWARMPRUNE_SHARED:-$SP_SOURCE_DIR/../shared}
 TEST_NAME=$(basename "$0" .sh)
+# Open MPI as root, more ranks than cores (also set by ctest; here for standalone runs).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 FAILS=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
