@@ -3,9 +3,7 @@
  * into a cache directory keyed by the file's path, size and modification time, and that
  * Hugging Face directory is opened. Concurrent ranks converting the same file each write a
  * private temporary directory; the first rename wins and the others use its result. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +22,6 @@ int sp_model_path_is_gguf(const char *path)
     struct stat sb;
     return n > 5 && strcmp(path + n - 5, ".gguf") == 0 && stat(path, &sb) == 0 &&
            S_ISREG(sb.st_mode);
-}
-
-static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
 }
 
 /* <cache>/gguf/<file stem>-<16 hex digits of (real path, size, mtime)> */
@@ -67,7 +59,7 @@ int sp_model_gguf_dir(const char *gguf, char *dir, size_t size, sp_error *err)
     if (sp_gguf_convert(gguf, tmp, &opt, &res, err)) return -1;
     if (rename(tmp, dir) != 0) {
         int e = errno;
-        nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        sp_remove_tree(tmp);
         if ((e != EEXIST && e != ENOTEMPTY) || access(probe, R_OK) != 0)
             return sp_error_set(err, "%s: cannot move the conversion into place: %s", dir,
                                 strerror(e));

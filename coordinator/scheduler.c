@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "common/cli.h"
 #include "common/signals.h"
 
 enum { TAG_TASK = 101, TAG_RESULT = 102 };
@@ -48,13 +49,6 @@ static double stop_grace(void)
     const char *v = getenv("SWARMPRUNE_STOP_GRACE");
     double g = v ? atof(v) : 0;
     return g > 0 ? g : 60.0;
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Blocking receive that sleeps between probes (Open MPI's blocking receive spins); exits when
@@ -148,8 +142,8 @@ int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *met
             break;
         }
         int stop = sp_signal_pending() || failed;
-        if (stop && stop_since == 0) stop_since = mono_now();
-        if (stop && !failed && in_flight > 0 && mono_now() - stop_since > stop_grace()) {
+        if (stop && stop_since == 0) stop_since = sp_now();
+        if (stop && !failed && in_flight > 0 && sp_now() - stop_since > stop_grace()) {
             fprintf(stderr, "swarmprune: coordinator: %d evaluation(s) still in flight after a "
                             "%.0f s grace; checkpointing without them\n", in_flight, stop_grace());
             break;

@@ -369,20 +369,6 @@ static void print_progress(const run_ctx *r, double t_start, size_t n_start)
     fflush(stdout);
 }
 
-/* Writes text to path atomically (temp + rename). */
-static int write_text_atomic(const char *path, const char *text, sp_error *err)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return sp_error_set(err, "%s: cannot write: %s", tmp, strerror(errno));
-    int bad = fputs(text, f) < 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0)
-        return sp_error_set(err, "%s: cannot write: %s", path, strerror(errno));
-    return 0;
-}
-
 /* summary.json of one k: the answer and how it was found. */
 static int write_summary(const run_ctx *r, const char *path, sp_error *err)
 {
@@ -425,7 +411,7 @@ static int write_summary(const run_ctx *r, const char *path, sp_error *err)
     char *withnl = sp_xmalloc(n + 2);
     memcpy(withnl, text, n);
     memcpy(withnl + n, "\n", 2);
-    int rc = write_text_atomic(path, withnl, err);
+    int rc = sp_write_text_atomic(path, withnl, err);
     free(text);
     free(withnl);
     return rc;
@@ -475,7 +461,7 @@ static int finish_run(run_ctx *r, sp_error *err)
     snprintf(path, sizeof path, "%s/DONE", r->dir);
     char line[64];
     snprintf(line, sizeof line, "done budget %lld\n", (long long)r->job->budget);
-    return write_text_atomic(path, line, err);
+    return sp_write_text_atomic(path, line, err);
 }
 
 /* Returns SP_EXIT_OK, SP_EXIT_RESUMABLE or SP_EXIT_FAILURE. */

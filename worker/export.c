@@ -16,6 +16,7 @@
 #include "../common/json_util.h"
 #include "../common/safetensors_write.h"
 #include "../common/signals.h"
+#include "../common/fs.h"
 #include "export_internal.h"
 
 #define EX_CHUNK (64u << 20) /* bytes copied per write call; bounds the pages touched at once */
@@ -299,7 +300,7 @@ static int ex_install(const char *tmp, const char *out, int replace, sp_error *e
         if (replace) rename(old, out);
         return sp_error_set(err, "cannot rename %s to %s: %s", tmp, out, strerror(e));
     }
-    if (replace) sp_ex_remove_tree(old);
+    if (replace) sp_remove_tree(old);
     ex_parent(out, parent, sizeof parent);
     sp_ex_fsync_dir(parent, NULL); /* best effort: the export is in place either way */
     return 0;
@@ -370,7 +371,7 @@ int sp_export_model(const sp_model *m, const sp_mask *removed, const char *out_d
         rc = sp_error_set(err, "--out %s appeared while exporting (use --force to replace it)", out);
     if (rc == 0) rc = ex_install(tmp, out, exists, err);
     if (rc) {
-        sp_ex_remove_tree(tmp);
+        sp_remove_tree(tmp);
         sp_error_wrap(err, "export to %s failed, nothing written there", out);
     } else {
         ex_fill_result(&p, t0, res);

@@ -4,7 +4,6 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,19 +93,6 @@ int sp_ex_fsync_dir(const char *dir, sp_error *err)
     close(fd);
     if (rc) return sp_error_set(err, "%s: fsync: %s", dir, strerror(e));
     return 0;
-}
-
-static int ex_rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb, (void)ftw;
-    if (type == FTW_DP) rmdir(path);
-    else unlink(path);
-    return 0;
-}
-
-void sp_ex_remove_tree(const char *dir)
-{
-    nftw(dir, ex_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- JSON side files ---------------------------------------------------------------------- */

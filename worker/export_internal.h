@@ -38,7 +38,6 @@ int sp_ex_write_file(const char *path, const char *data, size_t len, sp_error *e
 int sp_ex_copy_file(const char *src, const char *dst, int *copied, sp_error *err);
 int sp_ex_fsync_dir(const char *dir, sp_error *err);
 /* Removes a directory tree we created (no symlinks followed). Best effort. */
-void sp_ex_remove_tree(const char *dir);
 
 /* model.safetensors.index.json text (malloc'ed): metadata.total_size + sorted weight_map. */
 char *sp_ex_index_json(const sp_ex_plan *p);

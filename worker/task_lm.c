@@ -177,8 +177,7 @@ int sp_lm_load_tokens(const char *file, int64_t vocab, sp_lm_window **out, int64
     }
     cJSON_Delete(root);
     if (rc) {
-        for (int64_t k = 0; w && k < n; k++) free((void *)w[k].ids);
-        free(w);
+        sp_lm_windows_free(w, n);
         return -1;
     }
     *out = w, *n_out = n;
