@@ -56,13 +56,24 @@ void sp_error_set_rank(int rank, int mpi_is_up)
     g_mpi_up = mpi_is_up;
 }
 
+static _Thread_local const char *g_ctx_what;
+static _Thread_local long long g_ctx_index;
+
+void sp_fatal_context(const char *what, long long index)
+{
+    g_ctx_what = what;
+    g_ctx_index = index;
+}
+
 SP_NORETURN void sp_fatal(const char *file, int line, const char *func, const char *fmt, ...)
 {
     char what[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    int n = vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    if (g_ctx_what && n >= 0 && (size_t)n < sizeof what)
+        snprintf(what + n, sizeof what - (size_t)n, " (during %s %lld)", g_ctx_what, g_ctx_index);
     char host[256] = "?";
     gethostname(host, sizeof host - 1);
     fprintf(stderr, "swarmprune: fatal: %s at %s:%d (%s) [rank %d host %s pid %ld]\n", what, file,

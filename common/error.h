@@ -35,6 +35,11 @@ void sp_error_clear(sp_error *err);
 /* Identity printed by fatal reporters: set once MPI is initialised (rank -1 otherwise). */
 void sp_error_set_rank(int rank, int mpi_is_up);
 
+/* Context for fatal reports of the calling thread: while set, sp_fatal adds "(during <what>
+ * <index>)", e.g. ("layer", 12) so a failed CUDA call names the layer it ran for. what must
+ * outlive the setting (a string literal); NULL clears. Cheap: two stores. */
+void sp_fatal_context(const char *what, long long index);
+
 /* Prints "swarmprune: fatal: <what> at file:line (func) [rank r host h pid p]" to stderr and
  * aborts the job. Used by SP_ASSERT and the check-macro family. */
 SP_NORETURN void sp_fatal(const char *file, int line, const char *func, const char *fmt, ...)

@@ -1,6 +1,6 @@
 /* attention.h — CUDA causal GQA attention of a packed batch (C interface) with the prefix/branch
  * visibility rule of worker/engine.h (sp_ref_attn_visible): flash-style, online softmax over
- * blocks of 32 keys, fp32 scores and accumulation, never a [T x T] matrix. Inputs and output
+ * blocks of keys, fp32 softmax and accumulation, never a [T x T] matrix. Inputs and output
  * fp32 or bf16. Dimension letters: T tokens, NH/NKV heads, D head dim (even, <= 256),
  * QKV = (NH + 2 NKV) D. Work is cut into tiles of queries of one item (see sp_cuda_attn_tiles). */
 #ifndef SP_KERNELS_ATTENTION_H
@@ -14,7 +14,10 @@ extern "C" {
 #endif
 
 #define SP_CUDA_ATTN_MAX_D 256
-#define SP_CUDA_ATTN_N_CONFIGS 2 /* config 0: 4 queries per block, 1: 16 queries per block */
+/* config 0: 4 queries per block, 1: 16 queries per block (both fp32 CUDA cores), 2: 64 queries
+ * per block on the tensor cores (bf16 operands, fp32 accumulation and softmax; head dim a
+ * multiple of 16 and <= 128, 16-byte aligned qkv; sm_80+). */
+#define SP_CUDA_ATTN_N_CONFIGS 3
 
 /* The batch structure on the device. tiles [n_tiles x 2] int32: (item index, first item-local
  * query of the tile), built on the host by sp_cuda_attn_tiles for the config used. */
@@ -28,8 +31,9 @@ typedef struct {
     const int32_t *tiles;       /* device [n_tiles x 2] */
 } sp_cuda_attn_batch;
 
-/* The configuration the engine uses for items of at most max_item_len tokens. */
-int sp_cuda_attn_pick(int64_t max_item_len);
+/* The configuration the engine uses for items of at most max_item_len tokens and head dim D:
+ * 2 when D allows it and max_item_len >= 64, else 1 when max_item_len >= 64, else 0. */
+int sp_cuda_attn_pick(int64_t max_item_len, int64_t D);
 /* Queries per block of a configuration. */
 int sp_cuda_attn_rows(int config);
 /* Host: writes the tiles of a batch (item_off: host [n_items + 1]) into tiles (host, NULL to

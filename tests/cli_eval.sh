@@ -55,6 +55,21 @@ expect_error "ppl stride too large" "at most ctx-1" "$SP_BIN" eval "$M" --task p
     --text "$TMP/text.txt" --ctx 64 --stride 64
 
 # error paths
+expect_error "bad --backend" "is not cpu or cuda" "$SP_BIN" eval "$M" --task nll \
+    --tokens "$TMP/tok.json" --backend gpu
+# --backend cuda: the same mean NLL where a GPU is usable (bf16 activations: test_cuda_engine.c
+# derives <= 0.0036 per sequence on this fixture; 1e-2 leaves room), elsewhere a precise refusal
+if nvidia-smi -L >/dev/null 2>&1; then
+    expect_ok "nll cuda" "$SP_BIN" eval "$M" --task nll --tokens "$TMP/tok.json" --json \
+        --backend cuda
+    python3 -c "
+import json, sys; a = json.load(open('$TMP/full.json')); b = json.load(open('$TMP/out'))
+assert abs(a['mean_nll'] - b['mean_nll']) < 1e-2, (a['mean_nll'], b['mean_nll'])" \
+        || fail "cuda nll differs from cpu"
+else
+    expect_error "cuda without a GPU" "no usable CUDA device\\|not implemented: CUDA backend" \
+        "$SP_BIN" eval "$M" --task nll --tokens "$TMP/tok.json" --backend cuda
+fi
 expect_error "bad --remove" "out of range" "$SP_BIN" eval "$M" --task nll --tokens "$TMP/tok.json" --remove 24
 expect_error "duplicate --remove" "twice" "$SP_BIN" eval "$M" --task nll --tokens "$TMP/tok.json" --remove 3,3
 expect_error "unknown task" "unknown task" "$SP_BIN" eval "$M" --task bogus

@@ -9,7 +9,6 @@
 int main(void) { return sp_test_skip("test_cuda_kernels", "built without CUDA"); }
 #else
 #include "cuda_test_util.h"
-#include "kernels/attention.h"
 #include "kernels/embed.h"
 #include "kernels/gemm.h"
 #include "kernels/logsoftmax.h"
@@ -229,118 +228,64 @@ static void test_logsoftmax(void)
     }
 }
 
+/* One GEMM case: fp32 output with beta 0 (C poisoned: must not be read) and 1, then bf16
+ * output; `shift` elements of offset on A and C exercise the cuBLASLt alignment handling. */
+static void gemm_case(sp_cuda_gemm *g, int64_t M, int64_t N, int64_t K, int64_t shift)
+{
+    size_t na = (size_t)(M * K), nw = (size_t)(N * K), nc = (size_t)(M * N), sh = (size_t)shift;
+    float *A = malloc(na * 4), *W = malloc(nw * 4), *C = malloc(nc * 4), *ref = malloc(nc * 4);
+    uint16_t *ab = malloc(na * 2), *wb = malloc(nw * 2), *cb = malloc(nc * 2);
+    sp_test_fill(A, na, 10 + (uint64_t)M, 2.0f);
+    sp_test_fill(W, nw, 11 + (uint64_t)N, 0.1f);
+    sp_test_round_bf16(A, ab, na);
+    sp_test_round_bf16(W, wb, nw);
+    uint16_t *ab_sh = calloc(na + sh, 2);
+    memcpy(ab_sh + sh, ab, na * 2);
+    sp_dbuf da = sp_dbuf_from(ab_sh, (na + sh) * 2), dw = sp_dbuf_from(wb, nw * 2);
+    sp_dbuf dc = sp_dbuf_new((nc + sh) * 4), dcb = sp_dbuf_new((nc + sh) * 2);
+    const uint16_t *dA = (const uint16_t *)da.d + sh;
+    float *dC = (float *)dc.d + sh;
+    for (int beta = 0; beta <= 1; beta++) {
+        sp_test_fill(ref, nc, 12, 1.0f);
+        if (beta) SP_CUDA_CHECK(cudaMemcpy(dC, ref, nc * 4, cudaMemcpyHostToDevice));
+        else sp_dbuf_poison(&dc); /* beta 0 must not read C */
+        sp_ref_matmul_nt(ref, A, W, M, N, K, (float)beta);
+        sp_cuda_gemm_nt(g, dC, 0, dA, dw.d, M, N, K, (float)beta);
+        SP_CUDA_CHECK(cudaMemcpy(C, dC, nc * 4, cudaMemcpyDeviceToHost));
+        SP_CHECK_CLOSE(C, ref, nc, TOL_GEMM, "gemm M %lld N %lld K %lld beta %d shift %lld",
+                       (long long)M, (long long)N, (long long)K, beta, (long long)shift);
+        CHECK(sp_dbuf_guard_ok(&dc), "gemm guard bytes");
+    }
+    sp_ref_matmul_nt(ref, A, W, M, N, K, 0.0f);
+    sp_cuda_gemm_nt(g, (uint16_t *)dcb.d + sh, 1, dA, dw.d, M, N, K, 0.0f);
+    SP_CUDA_CHECK(cudaMemcpy(cb, (uint16_t *)dcb.d + sh, nc * 2, cudaMemcpyDeviceToHost));
+    widen(cb, C, nc);
+    SP_CHECK_CLOSE(C, ref, nc, TOL_BF16_OUT, "gemm bf16 out M %lld N %lld K %lld shift %lld",
+                   (long long)M, (long long)N, (long long)K, (long long)shift);
+    CHECK(sp_dbuf_guard_ok(&dcb), "gemm bf16 guard bytes");
+    sp_dbuf_free(&da), sp_dbuf_free(&dw), sp_dbuf_free(&dc), sp_dbuf_free(&dcb);
+    free(A), free(W), free(C), free(ref), free(ab), free(wb), free(cb), free(ab_sh);
+}
+
+/* Shapes (M, N, K): degenerate, odd, SmolLM2 and Llama projections; then the plan cache: the
+ * same shapes again build no new plan. */
 static void test_gemm(void)
 {
     static const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {64, 576, 576}, {33, 1536, 192},
-                                        {17, 4096, 2048}};
-    cublasHandle_t h;
-    SP_CUBLAS_CHECK(cublasCreate(&h));
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        size_t na = (size_t)(M * K), nw = (size_t)(N * K), nc = (size_t)(M * N);
-        float *A = malloc(na * 4), *W = malloc(nw * 4), *C = malloc(nc * 4), *ref = malloc(nc * 4);
-        uint16_t *ab = malloc(na * 2), *wb = malloc(nw * 2);
-        sp_test_fill(A, na, 10, 2.0f);
-        sp_test_fill(W, nw, 11, 0.1f);
-        sp_test_round_bf16(A, ab, na);
-        sp_test_round_bf16(W, wb, nw);
-        sp_dbuf da = sp_dbuf_from(ab, na * 2), dw = sp_dbuf_from(wb, nw * 2), dc = sp_dbuf_new(nc * 4);
-        for (int beta = 0; beta <= 1; beta++) {
-            sp_test_fill(ref, nc, 12, 1.0f);
-            if (beta) SP_CUDA_CHECK(cudaMemcpy(dc.d, ref, nc * 4, cudaMemcpyHostToDevice));
-            else sp_dbuf_poison(&dc); /* beta 0 must not read C */
-            sp_ref_matmul_nt(ref, A, W, M, N, K, (float)beta);
-            sp_cuda_gemm_nt(h, dc.d, da.d, dw.d, M, N, K, (float)beta);
-            sp_dbuf_get(&dc, C);
-            SP_CHECK_CLOSE(C, ref, nc, TOL_GEMM, "gemm M %lld N %lld K %lld beta %d", (long long)M,
-                           (long long)N, (long long)K, beta);
-            CHECK(sp_dbuf_guard_ok(&dc), "gemm guard bytes");
-        }
-        sp_dbuf_free(&da), sp_dbuf_free(&dw), sp_dbuf_free(&dc);
-        free(A), free(W), free(C), free(ref), free(ab), free(wb);
-    }
-    SP_CUBLAS_CHECK(cublasDestroy(h));
-}
-
-/* A packed batch on the host. */
-typedef struct {
-    int32_t n_items;
-    int64_t off[8];
-    int32_t prefix[8];
-    const int32_t *branch; /* [T] or NULL */
-} attn_layout;
-
-/* Attention of one (shape, layout, input dtype) for both configs and both output dtypes. */
-static void attn_case(const int64_t shp[3], const attn_layout *L, int in_bf16)
-{
-    int64_t NH = shp[0], NKV = shp[1], D = shp[2], T = L->off[L->n_items];
-    int64_t ld = (NH + 2 * NKV) * D, od = NH * D;
-    float scale = (float)(1.0 / sqrt((double)D));
-    size_t n = (size_t)(T * ld), no = (size_t)(T * od);
-    float *qkv = malloc(n * 4), *ref = malloc(no * 4), *out = malloc(no * 4);
-    uint16_t *bits = malloc(n * 2), *obits = malloc(no * 2);
-    sp_test_fill(qkv, n, 13 + (uint64_t)D, 2.0f);
-    sp_test_round_bf16(qkv, bits, in_bf16 ? n : 0);
-    for (int32_t it = 0; it < L->n_items; it++) {
-        int64_t a = L->off[it];
-        sp_ref_attention(ref + a * od, od, qkv + a * ld, ld, qkv + a * ld + NH * D,
-                         qkv + a * ld + (NH + NKV) * D, ld, L->off[it + 1] - a, L->prefix[it],
-                         L->branch ? L->branch + a : NULL, NH, NKV, D, scale);
-    }
-    sp_dbuf dq = in_bf16 ? sp_dbuf_from(bits, n * 2) : sp_dbuf_from(qkv, n * 4);
-    sp_dbuf doff = sp_dbuf_from(L->off, ((size_t)L->n_items + 1) * 8);
-    sp_dbuf dpre = sp_dbuf_from(L->prefix, (size_t)L->n_items * 4);
-    sp_dbuf dbr = sp_dbuf_from(L->branch ? (const void *)L->branch : (const void *)L->prefix,
-                               L->branch ? (size_t)T * 4 : 4);
-    for (int cfg = 0; cfg < SP_CUDA_ATTN_N_CONFIGS; cfg++) {
-        int64_t nt = sp_cuda_attn_tiles(L->off, L->n_items, cfg, NULL);
-        int32_t *tiles = malloc((size_t)nt * 8);
-        sp_cuda_attn_tiles(L->off, L->n_items, cfg, tiles);
-        sp_dbuf dtl = sp_dbuf_from(tiles, (size_t)nt * 8);
-        sp_cuda_attn_batch ab = {T, L->n_items, doff.d, dpre.d, L->branch ? dbr.d : NULL,
-                                 (int32_t)nt, dtl.d};
-        for (int ob = 0; ob <= 1; ob++) {
-            sp_dbuf dout = sp_dbuf_new(no * (ob ? 2 : 4));
-            sp_cuda_attention(dout.d, ob, dq.d, in_bf16, &ab, NH, NKV, D, scale, cfg, 0);
-            if (ob) {
-                sp_dbuf_get(&dout, obits);
-                widen(obits, out, no);
-            } else {
-                sp_dbuf_get(&dout, out);
-            }
-            SP_CHECK_CLOSE(out, ref, no, ob ? TOL_BF16_OUT : TOL_F32,
-                           "attention NH %lld NKV %lld D %lld T %lld items %d branches %s in %s "
-                           "out %s config %d", (long long)NH, (long long)NKV, (long long)D,
-                           (long long)T, L->n_items, L->branch ? "yes" : "no",
-                           in_bf16 ? "bf16" : "f32", ob ? "bf16" : "f32", cfg);
-            CHECK(sp_dbuf_guard_ok(&dout), "attention guard bytes (config %d)", cfg);
-            sp_dbuf_free(&dout);
-        }
-        sp_dbuf_free(&dtl);
-        free(tiles);
-    }
-    sp_dbuf_free(&dq), sp_dbuf_free(&doff), sp_dbuf_free(&dpre), sp_dbuf_free(&dbr);
-    free(qkv), free(ref), free(out), free(bits), free(obits);
-}
-
-/* Shapes (NH, NKV, D): tiny fixture, SmolLM2-135M, Llama-3.2-1B, Llama-3.1-8B, the largest and
- * smallest head dims, a head dim that is not a multiple of 32. Layouts: plain items of odd
- * lengths around the tile sizes; items with a prefix and branches (incl. 1-token branches). */
-static void test_attention(void)
-{
-    static const int64_t shapes[][3] = {{6, 2, 32}, {9, 3, 64}, {32, 8, 64}, {32, 8, 128},
-                                        {2, 1, 256}, {3, 3, 2}, {4, 2, 36}};
-    static int32_t br[95];
-    for (int i = 0; i < 95; i++) /* item 0: prefix 20 + branches 10, 15, 5; item 1 plain 40;
-                                    item 2: prefix 3 + branches 1, 1 */
-        br[i] = i < 20 ? 0 : i < 30 ? 1 : i < 45 ? 2 : i < 50 ? 3 : i < 93 ? 0 : i < 94 ? 1 : 2;
-    attn_layout plain = {4, {0, 1, 6, 39, 109}, {1, 5, 33, 70}, NULL};
-    attn_layout branched = {3, {0, 50, 90, 95}, {20, 40, 3}, br};
+                                        {17, 4096, 2048}, {300, 1024, 512}};
+    sp_cuda_gemm *g = NULL;
+    sp_error err = {0};
+    CHECK(sp_cuda_gemm_create(0, &g, &err) == 0, "gemm create: %s", err.msg);
+    if (!g) return;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int in_bf16 = 0; in_bf16 <= 1; in_bf16++) {
-            attn_case(shapes[s], &plain, in_bf16);
-            attn_case(shapes[s], &branched, in_bf16);
-        }
+        gemm_case(g, shapes[s][0], shapes[s][1], shapes[s][2], s % 2 ? 1 : 0);
+    int64_t built = sp_cuda_gemm_plans_built(g);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        gemm_case(g, shapes[s][0], shapes[s][1], shapes[s][2], s % 2 ? 1 : 0);
+    CHECK(sp_cuda_gemm_plans_built(g) == built, "gemm plan cache: %lld plans built on a second "
+          "pass over the same shapes (first pass %lld)", (long long)sp_cuda_gemm_plans_built(g),
+          (long long)built);
+    sp_cuda_gemm_free(g);
 }
 
 int main(void)
@@ -353,7 +298,6 @@ int main(void)
     test_swiglu_add();
     test_logsoftmax();
     test_gemm();
-    test_attention();
     return sp_test_finish("test_cuda_kernels");
 }
 #endif

@@ -37,13 +37,16 @@ static const sp_eval_task eval_tasks[] = {
 static void eval_usage(FILE *f)
 {
     fprintf(f, "usage: swarmprune eval MODEL_DIR --task TASK [options]\n\n"
-               "Scores a Hugging Face Llama-family model directory with the CPU reference engine\n"
-               "(fp32 arithmetic), optionally with layers removed.\n\n"
+               "Scores a Hugging Face Llama-family model directory, optionally with layers removed,\n"
+               "with the CPU reference engine (fp32 arithmetic) or the CUDA engine (bf16 weights,\n"
+               "fp32 accumulation).\n\n"
                "common options:\n"
                "  --task TASK          one of:");
     for (const sp_eval_task *t = eval_tasks; t->name; t++) fprintf(f, " %s", t->name);
     fprintf(f, "\n  --remove LIST        0-based layers to skip, e.g. 3,7,11 (no duplicates, not all)\n"
                "  --json               print one JSON object instead of text\n"
+               "  --backend B          cpu (default) or cuda (one GPU: SWARMPRUNE_CUDA_DEVICE, else\n"
+               "                       the node-local MPI rank modulo the visible GPUs)\n"
                "  --threads N          BLAS threads (default: OpenBLAS's own setting)\n"
                "  --batch-tokens N     tokens per forward call (default 4096)\n\ntasks:\n");
     for (const sp_eval_task *t = eval_tasks; t->name; t++)
@@ -52,7 +55,7 @@ static void eval_usage(FILE *f)
 }
 
 typedef struct {
-    const char *model_dir, *task, *remove;
+    const char *model_dir, *task, *remove, *backend;
     int json;
     int64_t threads, batch_tokens;
     int rest_argc;
@@ -69,12 +72,16 @@ static int eval_parse(int argc, char **argv, eval_args *a)
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         int known = !strcmp(o, "--task") || !strcmp(o, "--remove") || !strcmp(o, "--threads") ||
-                    !strcmp(o, "--batch-tokens");
+                    !strcmp(o, "--batch-tokens") || !strcmp(o, "--backend");
         if (known && sp_cli_value(argc, argv, &i, &val, &err) != 0)
             return sp_cli_usage_error("eval", "%s", err.msg);
         if (!strcmp(o, "--task")) a->task = val;
         else if (!strcmp(o, "--remove")) a->remove = val;
-        else if (!strcmp(o, "--threads")) {
+        else if (!strcmp(o, "--backend")) {
+            if (strcmp(val, "cpu") && strcmp(val, "cuda"))
+                return sp_cli_usage_error("eval", "--backend: \"%s\" is not cpu or cuda", val);
+            a->backend = val;
+        }        else if (!strcmp(o, "--threads")) {
             if (sp_cli_int(o, val, 1, 1024, &a->threads, &err)) return sp_cli_usage_error("eval", "%s", err.msg);
         } else if (!strcmp(o, "--batch-tokens")) {
             if (sp_cli_int(o, val, 1, INT32_MAX, &a->batch_tokens, &err))
@@ -110,7 +117,9 @@ static int eval_run(const sp_eval_task *task, eval_args *a)
         rc = sp_cli_usage_error("eval", "%s", err.msg);
         goto done;
     }
-    sp_engine_options opt = {SP_BACKEND_CPU, ctx.threads};
+    sp_engine_options opt = {a->backend && !strcmp(a->backend, "cuda") ? SP_BACKEND_CUDA
+                                                                         : SP_BACKEND_CPU,
+                             ctx.threads};
     if (sp_engine_create(&model, &opt, &ctx.engine, &err) != 0) {
         rc = sp_cli_fail("eval", &err);
         goto done;
@@ -130,7 +139,7 @@ int cmd_eval(int argc, char **argv)
         return SP_EXIT_OK;
     }
     char **rest = sp_xmalloc((size_t)(argc + 1) * sizeof *rest);
-    eval_args a = {NULL, NULL, NULL, 0, 0, 4096, 0, rest};
+    eval_args a = {NULL, NULL, NULL, NULL, 0, 0, 4096, 0, rest};
     int rc = eval_parse(argc, argv, &a);
     const sp_eval_task *task = NULL;
     for (const sp_eval_task *t = eval_tasks; rc == 0 && t->name; t++)

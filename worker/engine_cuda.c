@@ -1,9 +1,12 @@
 /* engine_cuda.c — the CUDA backend (engine_cuda.h): load and convert the weights once, then the
- * Llama forward on a packed batch with the kernels of kernels/ and cuBLAS GEMMs. The residual
+ * Llama forward on a packed batch with the kernels of kernels/ and cuBLASLt GEMMs. The residual
  * stream x [T, H] stays fp32 on the device; each GEMM reads bf16 activations written by the
  * kernel before it (rmsnorm, attention, swiglu), accumulates in fp32, and o / down add into x
- * (beta 1). Skipped layers are not run. The head runs on the requested rows in chunks.
- * Without CUDA at build time, create fails with "not implemented". */
+ * (beta 1). Under tensor parallelism (tp_shard.h plan, one GPU per rank) each rank holds its
+ * heads and FFN columns; o and down write a partial [T, H] product that NCCL sums over the group
+ * (tp_nccl.h) before the residual add, as on the CPU path. Skipped layers are not run. The head
+ * runs on the requested rows in chunks. Without CUDA at build time, create fails with
+ * "not implemented". */
 #include "engine_cuda.h"
 
 #ifdef SP_HAVE_CUDA
@@ -20,6 +23,8 @@
 #include "../kernels/rmsnorm.h"
 #include "../kernels/rope.h"
 #include "../kernels/swiglu.h"
+#include "tp_nccl.h"
+#include "tp_shard.h"
 
 #define SP_CUDA_HEAD_CHUNK 512 /* rows per lm_head GEMM: bounds the [C, V] logits buffer */
 #define SP_CUDA_ALIGN 256      /* byte alignment of every carved device view */
@@ -34,9 +39,13 @@ typedef struct {
 
 struct sp_engine_cuda {
     sp_model_config cfg;
-    int64_t H, F, NH, NKV, D, V, L, QKV;
+    int64_t H, F, NH, NKV, D, V, L, QKV; /* F, NH, NKV: this rank's shard */
+    sp_tp_plan plan;       /* size 1: the whole model */
+    MPI_Comm comm;         /* duplicate of the TP group; MPI_COMM_NULL without TP */
+    sp_tp_nccl *nccl;      /* NULL without TP */
+    int device;
     cudaStream_t stream;
-    cublasHandle_t blas;
+    sp_cuda_gemm *gemm;
     char *warena;          /* device: every weight */
     size_t warena_bytes;
     uint16_t *embed;       /* [V, H] bf16 */
@@ -103,6 +112,30 @@ static int cuda_upload_tensor(const sp_tensor *t, int64_t numel, uint16_t *dst_b
     return 0;
 }
 
+/* Uploads this rank's block of weight w (tp_shard.h) as bf16 to dst. BF16 tensors go up as
+ * they are (one 2-D copy: whole rows, or a column band); others are converted through `stage`
+ * (host, at least the block's element count in floats) and rounded once. */
+static int cuda_upload_shard(const sp_engine_cuda *c, const sp_tensor *t, sp_tp_weight w,
+                             uint16_t *dst, float *stage, sp_error *err)
+{
+    sp_tp_slice s = sp_tp_plan_slice(&c->plan, &c->cfg, w);
+    if (t && t->dtype == SP_DT_BF16 && t->ndim == 2 && t->shape[0] == s.n_rows &&
+        t->shape[1] == s.n_cols) {
+        const uint16_t *src = (const uint16_t *)t->data + s.rows.begin * s.n_cols + s.cols.begin;
+        SP_CUDA_CHECK(cudaMemcpy2D(dst, (size_t)s.cols.count * 2, src, (size_t)s.n_cols * 2,
+                                   (size_t)s.cols.count * 2, (size_t)s.rows.count,
+                                   cudaMemcpyHostToDevice));
+        return 0;
+    }
+    if (sp_tp_slice_to_f32(t, &s, stage, err) != 0)
+        return sp_error_wrap(err, "engine (cuda): %s", sp_tp_weight_name(w));
+    size_t n = (size_t)(s.rows.count * s.cols.count);
+    uint16_t *h = (uint16_t *)stage; /* in place: element i is read before slot i is written */
+    for (size_t i = 0; i < n; i++) h[i] = sp_f32_to_bf16(stage[i]);
+    SP_CUDA_CHECK(cudaMemcpy(dst, h, n * 2, cudaMemcpyHostToDevice));
+    return 0;
+}
+
 /* Carves the weight views (cv->base NULL: measures only). */
 static void cuda_carve_weights(sp_engine_cuda *c, int tied, cuda_carver *cv)
 {
@@ -127,13 +160,13 @@ static int cuda_load_layer(sp_engine_cuda *c, const sp_layer_tensors *lt, const 
     int64_t H = c->H, qd = c->NH * c->D, kvd = c->NKV * c->D, F = c->F;
     if (cuda_upload_tensor(lt->attn_norm, H, NULL, ly->attn_norm, stage, err) ||
         cuda_upload_tensor(lt->mlp_norm, H, NULL, ly->mlp_norm, stage, err) ||
-        cuda_upload_tensor(lt->q, qd * H, ly->wqkv, NULL, stage, err) ||
-        cuda_upload_tensor(lt->k, kvd * H, ly->wqkv + qd * H, NULL, stage, err) ||
-        cuda_upload_tensor(lt->v, kvd * H, ly->wqkv + (qd + kvd) * H, NULL, stage, err) ||
-        cuda_upload_tensor(lt->o, H * qd, ly->wo, NULL, stage, err) ||
-        cuda_upload_tensor(lt->gate, F * H, ly->wgu, NULL, stage, err) ||
-        cuda_upload_tensor(lt->up, F * H, ly->wgu + F * H, NULL, stage, err) ||
-        cuda_upload_tensor(lt->down, H * F, ly->wdown, NULL, stage, err))
+        cuda_upload_shard(c, lt->q, SP_TP_W_Q, ly->wqkv, stage, err) ||
+        cuda_upload_shard(c, lt->k, SP_TP_W_K, ly->wqkv + qd * H, stage, err) ||
+        cuda_upload_shard(c, lt->v, SP_TP_W_V, ly->wqkv + (qd + kvd) * H, stage, err) ||
+        cuda_upload_shard(c, lt->o, SP_TP_W_O, ly->wo, stage, err) ||
+        cuda_upload_shard(c, lt->gate, SP_TP_W_GATE, ly->wgu, stage, err) ||
+        cuda_upload_shard(c, lt->up, SP_TP_W_UP, ly->wgu + F * H, stage, err) ||
+        cuda_upload_shard(c, lt->down, SP_TP_W_DOWN, ly->wdown, stage, err))
         return -1;
     return 0;
 }
@@ -168,7 +201,38 @@ static int cuda_load_weights(sp_engine_cuda *c, const sp_model *m, sp_error *err
     return rc ? -1 : 0;
 }
 
-static int cuda_setup(sp_engine_cuda *c, const sp_model *m, sp_error *err)
+/* The device of this rank: SWARMPRUNE_CUDA_DEVICE when set, else the node-local rank (Open
+ * MPI, MPICH/Hydra or Slurm variables) modulo the visible devices, else device 0. Workers of a
+ * node thus spread over its GPUs; under `srun --gpus-per-task=1` each sees one, device 0. */
+static int cuda_pick_device(int *device, sp_error *err)
+{
+    int count = 0;
+    SP_CUDA_CHECK(cudaGetDeviceCount(&count));
+    const char *forced = getenv("SWARMPRUNE_CUDA_DEVICE");
+    if (forced && *forced) {
+        char *end = NULL;
+        long v = strtol(forced, &end, 10);
+        if (*end || v < 0 || v >= count)
+            return sp_error_set(err, "engine (cuda): SWARMPRUNE_CUDA_DEVICE=\"%s\" is not a device "
+                                "index in [0, %d)", forced, count);
+        *device = (int)v;
+        return 0;
+    }
+    static const char *const local_vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                                             "SLURM_LOCALID"};
+    long local = 0;
+    for (size_t i = 0; i < sizeof local_vars / sizeof local_vars[0]; i++) {
+        const char *v = getenv(local_vars[i]);
+        char *end = NULL;
+        if (v && *v && (local = strtol(v, &end, 10)) >= 0 && !*end) break;
+        local = 0;
+    }
+    *device = (int)(local % count);
+    return 0;
+}
+
+/* Dimensions (this rank's shard), device, stream, GEMM context and weights. */
+static int cuda_setup(sp_engine_cuda *c, const sp_model *m, int rank, int size, sp_error *err)
 {
     const sp_model_config *g = &m->cfg;
     if (g->hidden < 1 || g->ffn < 1 || g->n_kv_heads < 1 || g->n_heads % g->n_kv_heads != 0 ||
@@ -178,14 +242,18 @@ static int cuda_setup(sp_engine_cuda *c, const sp_model *m, sp_error *err)
                             "NKV %lld, D %lld; D must be even and <= %d)", (long long)g->hidden,
                             (long long)g->ffn, (long long)g->n_heads, (long long)g->n_kv_heads,
                             (long long)g->head_dim, SP_CUDA_ATTN_MAX_D);
-    c->H = g->hidden, c->F = g->ffn, c->NH = g->n_heads, c->NKV = g->n_kv_heads;
-    c->D = g->head_dim, c->V = g->vocab, c->L = g->n_layers;
+    if (sp_tp_plan_make(g, rank, size, &c->plan, err) != 0) return -1;
+    c->H = g->hidden, c->D = g->head_dim, c->V = g->vocab, c->L = g->n_layers;
+    c->F = c->plan.ffn.count, c->NH = c->plan.heads.count, c->NKV = c->plan.kv_heads.count;
     c->QKV = (c->NH + 2 * c->NKV) * c->D;
+    char why[256];
+    if (!sp_cuda_probe(why, sizeof why)) return sp_error_set(err, "engine (cuda): %s", why);
+    if (cuda_pick_device(&c->device, err) != 0) return -1;
+    SP_CUDA_CHECK(cudaSetDevice(c->device));
     SP_CUDA_CHECK(cudaMemGetInfo(&c->free_at_create, &c->total_mem));
     c->least_free = c->free_at_create;
     SP_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
-    SP_CUBLAS_CHECK(cublasCreate(&c->blas));
-    SP_CUBLAS_CHECK(cublasSetStream(c->blas, c->stream));
+    if (sp_cuda_gemm_create(c->stream, &c->gemm, err) != 0) return -1;
     if (cuda_load_weights(c, m, err) != 0) return -1;
     cuda_note_memory(c);
     c->inv_freq = sp_xmalloc((size_t)(c->D / 2) * sizeof(float));
@@ -193,23 +261,39 @@ static int cuda_setup(sp_engine_cuda *c, const sp_model *m, sp_error *err)
     return 0;
 }
 
+/* Under TP every rank learns whether all ranks succeeded (rc: this rank's status). */
+static int cuda_tp_agree(const sp_engine_cuda *c, int rc, sp_error *err)
+{
+    int bad = rc != 0, any_bad = 0;
+    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, c->comm);
+    if (any_bad && !bad)
+        return sp_error_set(err, "tensor parallelism (cuda): another rank of the group (size %d) "
+                            "failed", c->plan.size);
+    return any_bad ? -1 : 0;
+}
+
 int sp_engine_cuda_create(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
                           sp_engine_cuda **out, sp_error *err)
 {
     (void)opt;
     *out = NULL;
-    if (group != MPI_COMM_NULL) {
-        int size = 1;
-        MPI_Comm_size(group, &size);
-        if (size > 1)
-            return sp_error_set(err, "not implemented: tensor parallelism with the CUDA backend "
-                                "(group of %d ranks)", size);
-    }
-    char why[256];
-    if (!sp_cuda_probe(why, sizeof why)) return sp_error_set(err, "engine (cuda): %s", why);
     sp_engine_cuda *c = sp_xcalloc(1, sizeof *c);
     c->cfg = m->cfg;
-    if (cuda_setup(c, m, err) != 0) {
+    c->comm = MPI_COMM_NULL;
+    int rank = 0, size = 1;
+    if (group != MPI_COMM_NULL) {
+        MPI_Comm_size(group, &size);
+        if (size > 1) {
+            MPI_Comm_dup(group, &c->comm); /* collective: the whole group is here */
+            MPI_Comm_rank(c->comm, &rank);
+        }
+    }
+    int rc = cuda_setup(c, m, rank, size, err);
+    if (size > 1) {
+        rc = cuda_tp_agree(c, rc, err);
+        if (rc == 0) rc = sp_tp_nccl_create(c->comm, &c->nccl, err);
+    }
+    if (rc != 0) {
         sp_engine_cuda_free(c);
         return -1;
     }
@@ -220,12 +304,13 @@ int sp_engine_cuda_create(const sp_model *m, const sp_engine_options *opt, MPI_C
 void sp_engine_cuda_free(sp_engine_cuda *c)
 {
     if (!c) return;
-    if (c->blas) SP_CUBLAS_CHECK(cublasDestroy(c->blas));
+    sp_tp_nccl_free(c->nccl);
+    sp_cuda_gemm_free(c->gemm);
     if (c->stream) SP_CUDA_CHECK(cudaStreamDestroy(c->stream));
-    SP_CUDA_CHECK(cudaFree(c->warena));
-    SP_CUDA_CHECK(cudaFree(c->d_cos));
-    SP_CUDA_CHECK(cudaFree(c->d_sin));
-    SP_CUDA_CHECK(cudaFree(c->ws));
+    void *dev[] = {c->warena, c->d_cos, c->d_sin, c->ws}; /* none allocated: no CUDA call */
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+        if (dev[i]) SP_CUDA_CHECK(cudaFree(dev[i]));
+    if (c->comm != MPI_COMM_NULL) MPI_Comm_free(&c->comm);
     free(c->layers);
     free(c->inv_freq);
     free(c->hbuf);
@@ -277,6 +362,7 @@ static void cuda_rope_reserve(sp_engine_cuda *c, int64_t n_pos)
 /* Device views of one forward call, carved from the workspace. */
 typedef struct {
     float *x;          /* [T, H] fp32 residual stream */
+    float *part;       /* [T, H] fp32 row-parallel partial product (TP only, else NULL) */
     uint16_t *xn;      /* [T, H] bf16 normed stream (GEMM input) */
     float *qkv;        /* [T, QKV] fp32 */
     uint16_t *att;     /* [T, NH*D] bf16 attention output (o GEMM input) */
@@ -301,6 +387,7 @@ static void cuda_carve_acts(const sp_engine_cuda *c, const sp_batch *b, int64_t 
 {
     size_t T = (size_t)b->n_tokens, C = SP_CUDA_HEAD_CHUNK, H = (size_t)c->H;
     a->x = cuda_carve(cv, T * H, 4);
+    a->part = c->plan.size > 1 ? cuda_carve(cv, T * H, 4) : NULL;
     a->xn = cuda_carve(cv, T * H, 2);
     a->qkv = cuda_carve(cv, T * (size_t)c->QKV, 4);
     a->att = cuda_carve(cv, T * (size_t)(c->NH * c->D), 2);
@@ -368,6 +455,22 @@ static void cuda_upload_batch(sp_engine_cuda *c, const sp_batch *b, int config, 
         SP_CUDA_CHECK(cudaMemcpy(a->branch, b->branch, T * 4, cudaMemcpyHostToDevice));
 }
 
+/* x[T, H] += the group's sum of A[T, K] W[H, K]^T (each rank holds its K columns). Without TP
+ * one GEMM with beta 1; with TP a partial product, the NCCL sum, then the add (the CPU path's
+ * order of operations). */
+static void cuda_linear_rowpar(sp_engine_cuda *c, const cuda_acts *a, const uint16_t *A,
+                               const uint16_t *W, int64_t T, int64_t K)
+{
+    if (c->plan.size == 1) {
+        sp_cuda_gemm_nt(c->gemm, a->x, 0, A, W, T, c->H, K, 1.0f);
+        return;
+    }
+    size_t n = (size_t)T * (size_t)c->H;
+    sp_cuda_gemm_nt(c->gemm, a->part, 0, A, W, T, c->H, K, 0.0f);
+    sp_tp_nccl_sum(c->nccl, a->part, n, c->stream);
+    sp_cuda_add(a->x, a->part, n, c->stream);
+}
+
 static void cuda_layer_forward(sp_engine_cuda *c, const cuda_layer *ly, int64_t T,
                                const sp_cuda_attn_batch *ab, int config, const cuda_acts *a)
 {
@@ -376,16 +479,16 @@ static void cuda_layer_forward(sp_engine_cuda *c, const cuda_layer *ly, int64_t 
     cudaStream_t s = c->stream;
     /* attention block: x += o(attn(rope(qkv(norm(x))))) */
     sp_cuda_rmsnorm_bf16(a->xn, a->x, ly->attn_norm, T, H, eps, 0, s);
-    sp_cuda_gemm_nt(c->blas, a->qkv, a->xn, ly->wqkv, T, c->QKV, H, 0.0f);
+    sp_cuda_gemm_nt(c->gemm, a->qkv, 0, a->xn, ly->wqkv, T, c->QKV, H, 0.0f);
     sp_cuda_rope_apply(a->qkv, T, c->QKV, c->NH, c->D, a->pos, c->d_cos, c->d_sin, s);
     sp_cuda_rope_apply(a->qkv + qd, T, c->QKV, c->NKV, c->D, a->pos, c->d_cos, c->d_sin, s);
     sp_cuda_attention(a->att, 1, a->qkv, 0, ab, c->NH, c->NKV, c->D, scale, config, s);
-    sp_cuda_gemm_nt(c->blas, a->x, a->att, ly->wo, T, H, qd, 1.0f);
+    cuda_linear_rowpar(c, a, a->att, ly->wo, T, qd);
     /* MLP block: x += down(silu(gate(norm(x))) * up(norm(x))) */
     sp_cuda_rmsnorm_bf16(a->xn, a->x, ly->mlp_norm, T, H, eps, 0, s);
-    sp_cuda_gemm_nt(c->blas, a->gu, a->xn, ly->wgu, T, 2 * F, H, 0.0f);
+    sp_cuda_gemm_nt(c->gemm, a->gu, 0, a->xn, ly->wgu, T, 2 * F, H, 0.0f);
     sp_cuda_swiglu_bf16(a->hid, a->gu, a->gu + F, T, F, 2 * F, s);
-    sp_cuda_gemm_nt(c->blas, a->x, a->hid, ly->wdown, T, H, F, 1.0f);
+    cuda_linear_rowpar(c, a, a->hid, ly->wdown, T, F);
 }
 
 /* Final norm + lm_head + log-softmax on the requested rows, SP_CUDA_HEAD_CHUNK rows at a time. */
@@ -399,7 +502,7 @@ static void cuda_head(sp_engine_cuda *c, const sp_head_request *req, const cuda_
                                       cudaMemcpyHostToDevice, s));
         sp_cuda_gather_rows(a->hx, a->x, a->rows, n, H, s);
         sp_cuda_rmsnorm_bf16(a->hxn, a->hx, c->final_norm, n, H, (float)c->cfg.rms_eps, 0, s);
-        sp_cuda_gemm_nt(c->blas, a->logits, a->hxn, c->lm_head, n, V, H, 0.0f);
+        sp_cuda_gemm_nt(c->gemm, a->logits, 0, a->hxn, c->lm_head, n, V, H, 0.0f);
         if (req->targets) {
             SP_CUDA_CHECK(cudaMemcpyAsync(a->targets, req->targets + r0, (size_t)n * 4,
                                           cudaMemcpyHostToDevice, s));
@@ -437,23 +540,29 @@ int sp_engine_cuda_forward(sp_engine_cuda *c, const sp_batch *b, const sp_mask *
     int64_t max_n = 0;
     for (int32_t i = 0; i < b->n_items; i++)
         if (b->item_off[i + 1] - b->item_off[i] > max_n) max_n = b->item_off[i + 1] - b->item_off[i];
-    int config = sp_cuda_attn_pick(max_n);
+    int config = sp_cuda_attn_pick(max_n, c->D);
     int64_t n_tiles = sp_cuda_attn_tiles(b->item_off, b->n_items, config, NULL);
     if (n_tiles > INT32_MAX)
         return sp_error_set(err, "engine (cuda): %lld attention tiles", (long long)n_tiles);
+    SP_CUDA_CHECK(cudaSetDevice(c->device)); /* the calling thread may have switched */
     cuda_rope_reserve(c, max_n); /* positions are < the item length */
     cuda_acts a;
-    if (cuda_workspace(c, b, n_tiles, &a, err) != 0) return -1;
+    int rc = cuda_workspace(c, b, n_tiles, &a, err);
+    if (c->plan.size > 1) rc = cuda_tp_agree(c, rc, err); /* no rank may enter NCCL alone */
+    if (rc != 0) return -1;
     cuda_upload_batch(c, b, config, n_tiles, &a);
     sp_cuda_attn_batch ab = {b->n_tokens, b->n_items, a.item_off, a.prefix, a.branch,
                              (int32_t)n_tiles, a.tiles};
     sp_cuda_embed(a.x, c->embed, a.tokens, b->n_tokens, c->H, c->stream);
     for (int64_t l = 0; l < c->L; l++) {
         if (removed && sp_mask_test(removed, (int)l)) continue;
+        sp_fatal_context("layer", l); /* a failing CUDA/cuBLAS/NCCL call names the layer */
         cuda_run_layer(c, l, b->n_tokens, &ab, config, &a);
     }
+    sp_fatal_context("lm_head", 0);
     cuda_head(c, req, &a);
     SP_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    sp_fatal_context(NULL, 0);
     return 0;
 }
 
