@@ -1,33 +1,62 @@
 #!/usr/bin/env bash
-# gpu_check.sh — the one scripted call for a GPU machine (see tests/gpu_stage_shared.sh for the
-# data it needs there): configure + build with CUDA, then
+# gpu_check.sh — the one scripted call for a GPU machine:
 #   1. correctness: the CUDA kernels vs their C references (test_cuda_kernels, test_cuda_attention),
 #      the engine vs the HF goldens (test_cuda_engine), `eval --backend cuda` (cli_eval), and the
 #      HellaSwag accuracy of the CUDA engine vs the CPU engine on the tiny fixture;
-#   2. tensor parallelism: two ranks on one GPU must be refused by name (NCCL needs one GPU per
-#      rank; with >= 2 GPUs the CPU-vs-CUDA TP comparison runs instead);
+#   2. tensor parallelism (when mpirun exists): two ranks on one GPU must be refused by name
+#      (NCCL needs one GPU per rank); with >= 2 GPUs the TP-vs-plain CUDA comparison runs;
 #   3. speed: bench_attention, bench_cuda (tokens/s, TFLOP/s, peak memory) and
 #      bench_hellaswag_cuda against PyTorch + transformers (tests/bench_torch.py) on the same
 #      shapes / the same HellaSwag tokens, printing the ratios last.
-# Usage: bash tests/gpu_check.sh [build dir]   (torch baselines skipped if torch is missing)
+# Usage: bash tests/gpu_check.sh [BUILD_DIR]        builds there (needs every -dev package)
+#        bash tests/gpu_check.sh --bundle DIR       programs + libraries + data packed here by
+#                                                   tests/gpu_bundle.sh (a device without them)
+# GPU_CHECK_PARTS picks parts (default "correct tp speed"), so a 10-minute device call can take
+# one part each. Logs go to $OUT when set (the device tool brings them back). Torch baselines
+# are skipped when torch is missing.
 set -uo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
-BUILD="${1:-$SRC/build-gpu}"
-LOG="${OUT:-$BUILD}"
 nvidia-smi -L || { echo "gpu_check: no GPU visible (nvidia-smi failed)"; exit 77; }
 t0=$(date +%s)
-cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
-cmake --build "$BUILD" -j"$(nproc)" --target swarmprune test_cuda_kernels test_cuda_attention \
-    test_cuda_engine bench_cuda bench_attention bench_hellaswag_cuda bench_tp_check >"$LOG/build.log" 2>&1 \
-    || { tail -40 "$LOG/build.log"; exit 1; }
-echo "gpu_check: build $(( $(date +%s) - t0 )) s"
+if [ "${1:-}" = "--bundle" ]; then
+  UNPACK=$(mktemp -d)
+  tar xJf "$2/programs.tar.xz" -C "$UNPACK" && mkdir -p "$UNPACK/shared" &&
+    tar xJf "$2/shared.tar.xz" -C "$UNPACK/shared" || { echo "gpu_check: bad bundle $2"; exit 1; }
+  BUILD="$UNPACK/bin"
+  export SWARMPRUNE_SHARED="$UNPACK/shared"
+  # the CUDA libraries the bundle leaves out: the toolkit's, else the pip wheels' (torch's)
+  libdirs="$UNPACK/lib"
+  for lib in libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib \
+             /usr/lib/x86_64-linux-gnu $(python3 -c 'import glob, site
+for p in site.getsitepackages(): print(*glob.glob(p + "/nvidia/*/lib"))' 2>/dev/null); do
+      if [ -e "$d/$lib" ]; then libdirs="$libdirs:$d"; break; fi
+    done
+  done
+  export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if ldd "$BUILD/test_cuda_engine" | grep "not found"; then
+    echo "gpu_check: libraries missing (LD_LIBRARY_PATH=$LD_LIBRARY_PATH)"; exit 1
+  fi
+else
+  BUILD="${1:-$SRC/build-gpu}"
+  cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
+  cmake --build "$BUILD" -j"$(nproc)" --target swarmprune test_cuda_kernels test_cuda_attention \
+      test_cuda_engine bench_cuda bench_attention bench_hellaswag_cuda bench_tp_check \
+      >"$BUILD/build.log" 2>&1 || { tail -40 "$BUILD/build.log"; exit 1; }
+fi
+LOG="${OUT:-$BUILD}"
+mkdir -p "$LOG"
+echo "gpu_check: programs ready in $(( $(date +%s) - t0 )) s"
 status=0
+SH="${SWARMPRUNE_SHARED:-$SRC/../shared}"
+PARTS=" ${GPU_CHECK_PARTS:-correct tp speed} "
+part() { [[ "$PARTS" == *" $1 "* ]]; }
 step() { echo "== $*"; "$@" || { echo "gpu_check: FAILED (exit $?): $*"; status=1; }; }
 
 # 1. correctness
+if part correct; then
 for t in test_cuda_kernels test_cuda_attention test_cuda_engine; do step "$BUILD/$t"; done
 SP_BIN="$BUILD/swarmprune" step bash "$SRC/tests/cli_eval.sh"
-SH="${SWARMPRUNE_SHARED:-$SRC/../shared}"
 if [ -d "$SH/fixtures/tiny-brown-24L" ]; then
   for b in cpu cuda; do
     "$BUILD/swarmprune" eval "$SH/fixtures/tiny-brown-24L" --task hellaswag --json \
@@ -43,11 +72,15 @@ print(f"hellaswag 1000 items: cpu acc {c['acc']:.4f} acc_norm {c['acc_norm']:.4f
 assert abs(c["acc"] - g["acc"]) <= 0.01 and abs(c["acc_norm"] - g["acc_norm"]) <= 0.01
 PY
 fi
+fi
 
 # 2. tensor parallelism on CUDA
+if part tp; then
 NGPU=$(nvidia-smi -L | wc -l)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-if [ "$NGPU" -lt 2 ]; then
+if [ -n "${UNPACK:-}" ] || ! command -v mpirun >/dev/null; then
+  echo "gpu_check: no mpirun matching our Open MPI here (bundle mode): tensor-parallel checks skipped"
+elif [ "$NGPU" -lt 2 ]; then
   SWARMPRUNE_CUDA_DEVICE=0 mpirun -np 2 "$BUILD/bench_tp_check" "$SH/fixtures/tiny-brown-24L" \
     "$SH/fixtures/tiny-brown-24L-goldens/mask_nll_goldens.json" cuda >"$LOG/tp.out" 2>&1
   if grep -q "both use GPU" "$LOG/tp.out"; then echo "gpu_check: TP on one GPU refused by name: ok"
@@ -57,10 +90,13 @@ else
     "$SH/fixtures/tiny-brown-24L-goldens/mask_nll_goldens.json" cuda
 fi
 
+fi
+
 # 3. speed
+if part speed; then
 step "$BUILD/bench_attention" | tee "$LOG/bench_attention.out"
 step "$BUILD/bench_cuda" | tee "$LOG/bench_cuda.out"
-step "$BUILD/bench_hellaswag_cuda" 2000 "$LOG/hs_requests.jsonl" | tee "$LOG/bench_hs.out"
+step "$BUILD/bench_hellaswag_cuda" 1000 "$LOG/hs_requests.jsonl" | tee "$LOG/bench_hs.out"
 if python3 -c "import torch, transformers" 2>/dev/null; then
   step python3 "$SRC/tests/bench_torch.py" --out "$LOG/torch_lm.out" lm
   step python3 "$SRC/tests/bench_torch.py" --out "$LOG/torch_hs.out" hellaswag "$LOG/hs_requests.jsonl"
@@ -70,6 +106,7 @@ if python3 -c "import torch, transformers" 2>/dev/null; then
     awk '{printf "  %-28s %12.1f vs %12.1f  ratio %.2f\n", $1, $2, $3, $2 / $3}'
 else
   echo "gpu_check: PyTorch/transformers not installed: baselines skipped"
+fi
 fi
 echo "gpu_check: $( [ $status -eq 0 ] && echo ok || echo FAILED ) in $(( $(date +%s) - t0 )) s"
 exit $status
