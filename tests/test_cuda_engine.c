@@ -18,17 +18,20 @@ int main(void) { return sp_test_skip("test_cuda_engine", "built without CUDA"); 
 
 /* Tolerances for bf16 GEMM inputs (the fixture's weights are bf16 already, so only activations
  * are rounded: 8 significant bits at the GEMM inputs of each layer and of the head, relative
- * error <= 2^-9 each), fp32 residual stream and accumulation. Derived by emulating exactly these
- * roundings in the fp32 CPU reference (ref_ops + sgemm) on the same goldens: worst position
- * |d logprob| 0.0215, worst per-sequence mean |d| 0.0036, worst mean-NLL |d| 1.8e-4 over the 26
- * masks (the plain fp32 reference: < 1e-5). The limits leave ~3-5x for the GPU's different fp32
- * summation order (which can flip individual bf16 roundings). */
-#define TOL_LOGPROB_MAX 0.06
+ * error <= 2^-9 each), fp32 residual stream and accumulation, and the tensor-core attention
+ * (config 2 is picked for these 128-token items: Q, K, V and the probabilities rounded to
+ * bf16). tests/emulate_cuda_numerics.py emulates exactly these roundings in fp32 PyTorch on the
+ * same goldens: worst position |d logprob| 0.0331 (0.0212 with fp32 attention), worst
+ * per-sequence mean |d| 0.0041, worst mean-NLL |d| 2.0e-4 over the 26 masks (the plain fp32
+ * reference: < 1e-5). The GPU's different fp32 summation order can flip individual bf16
+ * roundings, which moves single positions most: the per-position limit leaves 3x, the means
+ * 2.5-5x. */
+#define TOL_LOGPROB_MAX 0.1
 #define TOL_LOGPROB_MEAN 0.01
 #define TOL_MEAN_NLL 1e-3
-/* Packing and CUDA-vs-CPU (fp32 activations): the emulated bf16-vs-fp32 gap is 0.0215 at worst;
- * packing only changes GEMM shapes (cuBLAS's summation order), so it is bounded by the same. */
-#define TOL_PACKING 0.05
+/* Packing and CUDA-vs-CPU (fp32 activations): bounded by the same per-position budget (packing
+ * changes GEMM shapes and the attention's key tiles, hence which roundings flip). */
+#define TOL_PACKING 0.1
 
 typedef struct {
     int32_t *ids;
