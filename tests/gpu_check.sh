@@ -63,6 +63,7 @@ if [ -d "$SH/fixtures/tiny-brown-24L" ]; then
       --data "$SH/data/hellaswag/hellaswag_val_full.txt" --limit 1000 --backend $b \
       >"$LOG/hs_$b.json" 2>"$LOG/hs_$b.err" || { cat "$LOG/hs_$b.err"; status=1; }
   done
+  grep "cuda device memory" "$LOG/hs_cuda.err" || { echo "gpu_check: no memory report"; status=1; }
   step python3 - "$LOG/hs_cpu.json" "$LOG/hs_cuda.json" <<'PY'
 import json, sys
 c, g = (json.load(open(p)) for p in sys.argv[1:3])

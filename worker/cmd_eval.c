@@ -126,6 +126,11 @@ static int eval_run(const sp_eval_task *task, eval_args *a)
     }
     ctx.load_s = sp_now() - t0;
     rc = task->run(&ctx, a->rest_argc, a->rest_argv);
+    size_t wb = 0, wsb = 0, peak = 0;
+    if (sp_engine_device_memory(ctx.engine, &wb, &wsb, &peak) == 0)
+        fprintf(stderr, "eval: cuda device memory: peak %.2f GiB in use (weights %.2f GiB, "
+                "activations %.2f GiB)\n", peak / 1073741824.0, wb / 1073741824.0,
+                wsb / 1073741824.0);
 done:
     sp_engine_free(ctx.engine);
     sp_model_close(&model);

@@ -65,6 +65,15 @@ void sp_engine_free(sp_engine *e)
 
 const sp_model_config *sp_engine_config(const sp_engine *e) { return &e->model->cfg; }
 
+int sp_engine_device_memory(const sp_engine *e, size_t *weights, size_t *workspace, size_t *peak)
+{
+    if (!e->cuda) return -1;
+    sp_engine_cuda_mem m;
+    sp_engine_cuda_memory(e->cuda, &m);
+    *weights = m.weight_bytes, *workspace = m.workspace_bytes, *peak = m.peak_used_bytes;
+    return 0;
+}
+
 void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx)
 {
     if (e->cuda) sp_engine_cuda_set_layer_hook(e->cuda, fn, ctx);

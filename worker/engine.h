@@ -84,6 +84,10 @@ void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx);
 
 const char *sp_backend_name(sp_backend b); /* "cpu", "cuda" */
 
+/* Device memory of a CUDA engine (bytes): weights, activation workspace, and the peak in use on
+ * the device since creation. Returns 0 and fills them for the CUDA backend, -1 for the CPU. */
+int sp_engine_device_memory(const sp_engine *e, size_t *weights, size_t *workspace, size_t *peak);
+
 /* Checks a batch: T >= 1, item offsets increasing from 0 to T (no empty item), 0 <= prefix_len
  * <= item length, branch entries 0 in prefixes and >= 1 after them, each branch one contiguous
  * run, token ids in [0, vocab). Messages name the item / token index. */
