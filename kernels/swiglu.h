@@ -20,6 +20,11 @@ void sp_cuda_swiglu_f32(float *out, const float *gate, const float *up, int64_t 
 void sp_cuda_swiglu_bf16(uint16_t *out, const float *gate, const float *up, int64_t T, int64_t F,
                          int64_t in_stride, cudaStream_t stream);
 
+/* The same from bf16 gate / up (bit patterns; computed in fp32) to bf16 out: the engine's path,
+ * where the gate|up GEMM writes bf16 (half the bytes of the widest activation). */
+void sp_cuda_swiglu_bf16_in(uint16_t *out, const uint16_t *gate, const uint16_t *up, int64_t T,
+                            int64_t F, int64_t in_stride, cudaStream_t stream);
+
 /* x[i] += y[i], n fp32 elements. */
 void sp_cuda_add(float *x, const float *y, size_t n, cudaStream_t stream);
 

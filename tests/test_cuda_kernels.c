@@ -182,6 +182,20 @@ static void test_swiglu_add(void)
         SP_CHECK_CLOSE(out, ref, n, TOL_BF16_OUT, "swiglu bf16 T %lld F %lld", (long long)T,
                        (long long)F);
         CHECK(sp_dbuf_guard_ok(&dof) && sp_dbuf_guard_ok(&dob), "swiglu guard bytes");
+        /* bf16 inputs (the engine's path): the reference on the same rounded inputs */
+        uint16_t *gub = malloc(nin * 2);
+        sp_test_round_bf16(gu, gub, nin);
+        sp_ref_swiglu(ref, gu, gu + F, T, F, 2 * F);
+        sp_dbuf dgb = sp_dbuf_from(gub, nin * 2);
+        sp_dbuf_poison(&dob);
+        sp_cuda_swiglu_bf16_in(dob.d, dgb.d, (uint16_t *)dgb.d + F, T, F, 2 * F, 0);
+        sp_dbuf_get(&dob, bits);
+        widen(bits, out, n);
+        SP_CHECK_CLOSE(out, ref, n, TOL_BF16_OUT, "swiglu bf16 in/out T %lld F %lld",
+                       (long long)T, (long long)F);
+        CHECK(sp_dbuf_guard_ok(&dob), "swiglu bf16 in guard bytes");
+        sp_dbuf_free(&dgb);
+        free(gub);
         /* residual add: x = gate part (dense n), y = up part; exact in fp32 */
         float *y = malloc(n * 4);
         sp_test_fill(out, n, 7, 3.0f);

@@ -366,7 +366,7 @@ typedef struct {
     uint16_t *xn;      /* [T, H] bf16 normed stream (GEMM input) */
     float *qkv;        /* [T, QKV] fp32 */
     uint16_t *att;     /* [T, NH*D] bf16 attention output (o GEMM input) */
-    float *gu;         /* [T, 2F] fp32 gate | up */
+    uint16_t *gu;      /* [T, 2F] bf16 gate | up (the widest activation: bf16 halves it) */
     uint16_t *hid;     /* [T, F] bf16 swiglu output (down GEMM input) */
     int32_t *tokens;   /* [T] */
     int32_t *pos;      /* [T] */
@@ -391,7 +391,7 @@ static void cuda_carve_acts(const sp_engine_cuda *c, const sp_batch *b, int64_t 
     a->xn = cuda_carve(cv, T * H, 2);
     a->qkv = cuda_carve(cv, T * (size_t)c->QKV, 4);
     a->att = cuda_carve(cv, T * (size_t)(c->NH * c->D), 2);
-    a->gu = cuda_carve(cv, T * (size_t)(2 * c->F), 4);
+    a->gu = cuda_carve(cv, T * (size_t)(2 * c->F), 2);
     a->hid = cuda_carve(cv, T * (size_t)c->F, 2);
     a->tokens = cuda_carve(cv, T, 4);
     a->pos = cuda_carve(cv, T, 4);
@@ -486,8 +486,8 @@ static void cuda_layer_forward(sp_engine_cuda *c, const cuda_layer *ly, int64_t 
     cuda_linear_rowpar(c, a, a->att, ly->wo, T, qd);
     /* MLP block: x += down(silu(gate(norm(x))) * up(norm(x))) */
     sp_cuda_rmsnorm_bf16(a->xn, a->x, ly->mlp_norm, T, H, eps, 0, s);
-    sp_cuda_gemm_nt(c->gemm, a->gu, 0, a->xn, ly->wgu, T, 2 * F, H, 0.0f);
-    sp_cuda_swiglu_bf16(a->hid, a->gu, a->gu + F, T, F, 2 * F, s);
+    sp_cuda_gemm_nt(c->gemm, a->gu, 1, a->xn, ly->wgu, T, 2 * F, H, 0.0f);
+    sp_cuda_swiglu_bf16_in(a->hid, a->gu, a->gu + F, T, F, 2 * F, s);
     cuda_linear_rowpar(c, a, a->hid, ly->wdown, T, F);
 }
 
