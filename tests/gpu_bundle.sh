@@ -19,22 +19,24 @@ cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURE
 cmake --build "$BUILD" -j"$(nproc)" --target $PROGRAMS
 rm -rf "$DST"
 mkdir -p "$DST/bin" "$DST/lib"
-trap 'rm -rf "$DST/bin" "$DST/lib"' EXIT
+trap 'rm -rf "${DST:?}/bin" "${DST:?}/lib"' EXIT
 for p in $PROGRAMS; do strip -o "$DST/bin/$p" "$BUILD/$p"; done
-# Libraries: everything ldd resolves except the C library family (the device's newer glibc
-# runs binaries linked against ours) and the CUDA libraries, which come from the device's
-# toolkit (their major versions must match: CUDA 13 here and there).
-skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libcuda\.so|libcublas|libcublasLt|libnccl)'
+# Libraries: everything ldd resolves, the C library and its loader included (gpu_check.sh runs
+# each program through the bundled ld-linux, so the device's glibc version does not matter),
+# except the driver (libcuda) and the big CUDA libraries, which come from the device's toolkit
+# (their major version must match: CUDA 13 here and there).
+skip='^(linux-vdso|libcuda\.so|libcublas|libcublasLt|libnccl)'
 for p in $PROGRAMS; do ldd "$DST/bin/$p"; done | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
   sort -u | while read -r name path; do
     if [[ "$name" =~ $skip ]]; then continue; fi
     cp -L "$path" "$DST/lib/$name"
   done
+cp -L /lib64/ld-linux-x86-64.so.2 "$DST/lib/"
 missing=$(for p in $PROGRAMS; do ldd "$DST/bin/$p"; done | grep -c "not found" || true)
 [ "$missing" -eq 0 ] || { echo "gpu_bundle: $missing unresolved libraries" >&2; exit 1; }
 n_libs=$(find "$DST/lib" -type f | wc -l)
 tar cJf "$DST/programs.tar.xz" -C "$DST" bin lib
 bash "$SRC/tests/gpu_stage_shared.sh" >/dev/null
 tar cJf "$DST/shared.tar.xz" -C "$SRC/gpu-shared" .
-rm -rf "$DST/bin" "$DST/lib"
+rm -rf "${DST:?}/bin" "${DST:?}/lib"
 echo "gpu_bundle: $(du -sh "$DST" | cut -f1) in $DST (8 programs, $n_libs libraries, shared data)"

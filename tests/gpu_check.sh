@@ -22,20 +22,28 @@ if [ "${1:-}" = "--bundle" ]; then
   UNPACK=$(mktemp -d)
   tar xJf "$2/programs.tar.xz" -C "$UNPACK" && mkdir -p "$UNPACK/shared" &&
     tar xJf "$2/shared.tar.xz" -C "$UNPACK/shared" || { echo "gpu_check: bad bundle $2"; exit 1; }
-  BUILD="$UNPACK/bin"
   export SWARMPRUNE_SHARED="$UNPACK/shared"
   # the CUDA libraries the bundle leaves out: the toolkit's, else the pip wheels' (torch's)
   libdirs="$UNPACK/lib"
-  for lib in libcublas.so.13 libcublasLt.so.13 libnccl.so.2; do
+  for lib in libcublas.so.13 libcublasLt.so.13 libnccl.so.2 libcuda.so.1; do
     for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib \
-             /usr/lib/x86_64-linux-gnu $(python3 -c 'import glob, site
+             /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/local/nvidia/lib64 /usr/local/nvidia/lib \
+             $(python3 -c 'import glob, site
 for p in site.getsitepackages(): print(*glob.glob(p + "/nvidia/*/lib"))' 2>/dev/null); do
       if [ -e "$d/$lib" ]; then libdirs="$libdirs:$d"; break; fi
     done
   done
-  export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  if ldd "$BUILD/test_cuda_engine" | grep "not found"; then
-    echo "gpu_check: libraries missing (LD_LIBRARY_PATH=$LD_LIBRARY_PATH)"; exit 1
+  # each program runs through the bundled loader and C library (the device's may be older)
+  mkdir -p "$UNPACK/run"
+  for p in "$UNPACK"/bin/*; do
+    printf '#!/bin/sh\nexec "%s" --library-path "%s" "%s" "$@"\n' \
+      "$UNPACK/lib/ld-linux-x86-64.so.2" "$libdirs" "$p" >"$UNPACK/run/$(basename "$p")"
+    chmod +x "$UNPACK/run/$(basename "$p")"
+  done
+  BUILD="$UNPACK/run"
+  if "$UNPACK/lib/ld-linux-x86-64.so.2" --library-path "$libdirs" --list \
+       "$UNPACK/bin/test_cuda_engine" | grep "not found"; then
+    echo "gpu_check: libraries missing (searched $libdirs)"; exit 1
   fi
 else
   BUILD="${1:-$SRC/build-gpu}"
