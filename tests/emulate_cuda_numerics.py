@@ -11,19 +11,28 @@ probabilities rounded to bf16 and summed as rounded, output rounded to bf16) or,
 --attn fp32, configs 0/1 (fp32 throughout, output rounded to bf16); gate and up written as bf16
 by their GEMM (--gu fp32: kept fp32) and the SwiGLU output rounded to bf16; fp32 residual
 stream; final norm rounded to bf16; fp32 logits and log-softmax.
-usage: python3 tests/emulate_cuda_numerics.py [--shared DIR] [--attn tc|fp32] [--gu fp32|bf16]"""
+With --mc it also scores brown_cloze_val.jsonl the lm-evaluation-harness way (600 items, tokens
+from the fixture's tokenizer.json through the `tokenizers` package) and compares acc / acc_norm
+with mc_goldens.json: the CUDA engine must give the CPU engine's (= the goldens') accuracies, so
+this shows whether bf16 flips any item and how close the nearest decisions are.
+usage: python3 tests/emulate_cuda_numerics.py [--shared DIR] [--attn tc|fp32] [--gu fp32|bf16]
+       [--mc]"""
 import argparse
 import json
 import math
 import os
+import re
 
 import torch
 from transformers import AutoModelForCausalLM
 
 
+ROUND = True  # False (--reference): no bf16 rounding at all, the fp32 CPU engine's arithmetic
+
+
 def r(x):
     """Round fp32 to bf16 (nearest even) and back."""
-    return x.to(torch.bfloat16).to(torch.float32)
+    return x.to(torch.bfloat16).to(torch.float32) if ROUND else x
 
 
 def rmsnorm(x, w, eps):
@@ -114,6 +123,49 @@ class Emulated:
         return lp[:-1].gather(-1, t[1:, None])[:, 0].double()
 
 
+def lm_eval_preprocess(text):
+    text = text.strip().replace(" [title]", ". ")
+    text = re.sub(r"\[.*?\]", "", text)
+    return text.replace("  ", " ")
+
+
+def score_mc(emu, fx):
+    """acc / acc_norm of the emulation on brown_cloze_val.jsonl vs mc_goldens.json."""
+    from tokenizers import Tokenizer
+    gdir = os.path.join(fx, "tiny-brown-24L-goldens")
+    tok = Tokenizer.from_file(os.path.join(fx, "tiny-brown-24L", "tokenizer.json"))
+    bos = emu.cfg.bos_token_id
+    enc = lambda t: tok.encode(t, add_special_tokens=False).ids
+    gold = json.load(open(os.path.join(gdir, "mc_goldens.json")))
+    acc = acc_norm = 0
+    margins = []
+    items = [json.loads(line) for line in open(os.path.join(gdir, "brown_cloze_val.jsonl"))]
+    for it in items:
+        ctx_b = it["ctx_b"]
+        query = lm_eval_preprocess(it["activity_label"] + ": " + it["ctx_a"] + " " +
+                                   ctx_b.capitalize())
+        qids = enc(query)
+        lls, norms = [], []
+        for ending in it["endings"]:
+            e = lm_eval_preprocess(ending)
+            whole = enc(query + " " + e)
+            cont = whole[len(qids):]
+            lp = emu.logprobs([bos] + whole)
+            lls.append(float(lp[-len(cont):].sum()))
+            norms.append(lls[-1] / len(e))
+        label = int(it["label"])
+        pred = max(range(len(lls)), key=lambda k: (lls[k], -k))
+        pred_n = max(range(len(norms)), key=lambda k: (norms[k], -k))
+        acc += pred == label
+        acc_norm += pred_n == label
+        srt = sorted(lls, reverse=True)
+        margins.append(srt[0] - srt[1])
+    n = len(items)
+    print(f"mc: {n} items: acc {acc / n:.4f} (goldens {gold['acc']}), acc_norm {acc_norm / n:.4f} "
+          f"(goldens {gold['acc_norm']}); smallest top-2 ll margin {min(margins):.2e}, "
+          f"{sum(m < 0.05 for m in margins)} items under 0.05 nats")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     here = os.path.dirname(os.path.abspath(__file__))
@@ -122,7 +174,12 @@ def main():
     ap.add_argument("--attn", choices=["tc", "fp32"], default="tc")
     ap.add_argument("--gu", choices=["fp32", "bf16"], default="bf16",
                     help="gate|up GEMM output precision (the engine: bf16)")
+    ap.add_argument("--mc", action="store_true", help="also score brown_cloze_val.jsonl")
+    ap.add_argument("--reference", action="store_true",
+                    help="no bf16 roundings (checks this script against the goldens)")
     args = ap.parse_args()
+    global ROUND
+    ROUND = not args.reference
     fx = os.path.join(args.shared, "fixtures")
     emu = Emulated(os.path.join(fx, "tiny-brown-24L"), args.attn, args.gu)
     g = json.load(open(os.path.join(fx, "tiny-brown-24L-goldens", "logprob_goldens.json")))
@@ -130,7 +187,8 @@ def main():
     for s in g["sequences"]:
         d = (emu.logprobs(s["ids"]) - torch.tensor(s["logprobs"], dtype=torch.float64)).abs()
         worst, worst_mean = max(worst, float(d.max())), max(worst_mean, float(d.mean()))
-    print(f"attention {args.attn}, gate|up {args.gu}: logprob goldens: worst |d| {worst:.4f} (test limit 0.1), "
+    what = "fp32 reference" if args.reference else f"attention {args.attn}, gate|up {args.gu}"
+    print(f"{what}: logprob goldens: worst |d| {worst:.4f} (test limit 0.1), "
           f"worst per-sequence mean |d| {worst_mean:.4f} (limit 0.01)")
     mg = json.load(open(os.path.join(fx, "tiny-brown-24L-goldens", "mask_nll_goldens.json")))
     worst_nll = 0.0
@@ -138,8 +196,10 @@ def main():
         rm = set(mk["removed"])
         nll = -torch.cat([emu.logprobs(s, rm) for s in mg["eval_ids"]]).mean()
         worst_nll = max(worst_nll, abs(float(nll) - mk["mean_nll"]))
-    print(f"attention {args.attn}, gate|up {args.gu}: mask NLL goldens: worst |d mean nll| {worst_nll:.2e} over "
+    print(f"{what}: mask NLL goldens: worst |d mean nll| {worst_nll:.2e} over "
           f"{len(mg['masks'])} masks (limit 1e-3)")
+    if args.mc:
+        score_mc(emu, fx)
 
 
 if __name__ == "__main__":
