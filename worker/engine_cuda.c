@@ -44,6 +44,7 @@ struct sp_engine_cuda {
     MPI_Comm comm;         /* duplicate of the TP group; MPI_COMM_NULL without TP */
     sp_tp_nccl *nccl;      /* NULL without TP */
     int device;
+    int sync_layers;       /* SWARMPRUNE_CUDA_SYNC=1: synchronize after every layer */
     cudaStream_t stream;
     sp_cuda_gemm *gemm;
     char *warena;          /* device: every weight */
@@ -249,6 +250,8 @@ static int cuda_setup(sp_engine_cuda *c, const sp_model *m, int rank, int size, 
     char why[256];
     if (!sp_cuda_probe(why, sizeof why)) return sp_error_set(err, "engine (cuda): %s", why);
     if (cuda_pick_device(&c->device, err) != 0) return -1;
+    const char *sync = getenv("SWARMPRUNE_CUDA_SYNC");
+    c->sync_layers = sync && !strcmp(sync, "1");
     SP_CUDA_CHECK(cudaSetDevice(c->device));
     SP_CUDA_CHECK(cudaMemGetInfo(&c->free_at_create, &c->total_mem));
     c->least_free = c->free_at_create;
@@ -558,6 +561,7 @@ int sp_engine_cuda_forward(sp_engine_cuda *c, const sp_batch *b, const sp_mask *
         if (removed && sp_mask_test(removed, (int)l)) continue;
         sp_fatal_context("layer", l); /* a failing CUDA/cuBLAS/NCCL call names the layer */
         cuda_run_layer(c, l, b->n_tokens, &ab, config, &a);
+        if (c->sync_layers) SP_CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* async faults */
     }
     sp_fatal_context("lm_head", 0);
     cuda_head(c, req, &a);
