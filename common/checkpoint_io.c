@@ -22,6 +22,17 @@ typedef struct {
 } wctx;
 
 /* Writes dataset at absolute path `dpath` with its checksum attribute. */
+/* Records dataset dpath's checksum h: its "checksum" attribute and the running sum / count. */
+static int put_checksum(wctx *w, const char *dpath, uint64_t h, sp_error *err)
+{
+    char hex[17];
+    sp_ckpt_hex64(h, hex);
+    if (sp_h5_attr_write_str(w->file, dpath + 1, "checksum", hex, err) < 0) return -1;
+    w->sum += h;
+    w->count++;
+    return 0;
+}
+
 static int put_array(wctx *w, const char *dpath, sp_h5_dtype t, int rank, const uint64_t dims[2],
                      const void *data, sp_error *err)
 {
@@ -32,13 +43,8 @@ static int put_array(wctx *w, const char *dpath, sp_h5_dtype t, int rank, const 
     if (sp_mul_size(n, sp_h5_dtype_size(t), &bytes) < 0)
         return sp_error_set(err, "dataset %s: size overflows", dpath);
     if (sp_h5_write_array(w->file, dpath + 1, t, rank, dims, data, err) < 0) return -1;
-    uint64_t h = sp_ckpt_dataset_checksum(dpath, (int)t, rank, dims, data, bytes);
-    char hex[17];
-    sp_ckpt_hex64(h, hex);
-    if (sp_h5_attr_write_str(w->file, dpath + 1, "checksum", hex, err) < 0) return -1;
-    w->sum += h;
-    w->count++;
-    return 0;
+    return put_checksum(w, dpath, sp_ckpt_dataset_checksum(dpath, (int)t, rank, dims, data, bytes),
+                        err);
 }
 
 static int put_1d(wctx *w, const char *dpath, sp_h5_dtype t, size_t n, const void *data,
@@ -67,13 +73,9 @@ static int put_masks(wctx *w, const char *dpath, const sp_mask *m, size_t n, int
 static int put_text(wctx *w, const char *dpath, const char *text, sp_error *err)
 {
     if (sp_h5_write_text(w->file, dpath + 1, text, err) < 0) return -1;
-    uint64_t h = sp_ckpt_dataset_checksum(dpath, SP_CKPT_TEXT_TYPE, 0, NULL, text, strlen(text));
-    char hex[17];
-    sp_ckpt_hex64(h, hex);
-    if (sp_h5_attr_write_str(w->file, dpath + 1, "checksum", hex, err) < 0) return -1;
-    w->sum += h;
-    w->count++;
-    return 0;
+    return put_checksum(
+        w, dpath, sp_ckpt_dataset_checksum(dpath, SP_CKPT_TEXT_TYPE, 0, NULL, text, strlen(text)),
+        err);
 }
 
 /* ---- the state adapter ----------------------------------------------------------------- */

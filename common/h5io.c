@@ -488,24 +488,28 @@ static hid_t attr_create(hid_t loc, const char *obj_path, const char *name, hid_
     return a;
 }
 
+/* Creates (replacing) attribute `name` of obj_path, file type ft over `space`, and writes buf
+ * (memory type mt) unless do_write is 0 (an empty array). The caller owns ft, mt and space. */
+static int attr_write(hid_t loc, const char *obj_path, const char *name, hid_t ft, hid_t mt,
+                      hid_t space, const void *buf, int do_write, sp_error *err)
+{
+    hid_t a = attr_create(loc, obj_path, name, ft, space, err);
+    if (a < 0) return -1;
+    int rc = 0;
+    if (do_write && H5Awrite(a, mt, buf) < 0)
+        rc = sp_h5_fail(err, "%s: writing attribute \"%s\" failed", obj_path, name);
+    H5Aclose(a);
+    return rc;
+}
+
 int sp_h5_attr_write_str(hid_t loc, const char *obj_path, const char *name, const char *value,
                          sp_error *err)
 {
-    int rc = -1;
-    hid_t space = H5Screate(H5S_SCALAR), t = vl_utf8_type(), a = H5I_INVALID_HID;
-    if (space < 0 || t < 0) {
-        sp_h5_fail(err, "%s: attribute \"%s\": creating the string type failed", obj_path, name);
-        goto done;
-    }
-    a = attr_create(loc, obj_path, name, t, space, err);
-    if (a < 0) goto done;
-    if (H5Awrite(a, t, &value) < 0) {
-        sp_h5_fail(err, "%s: writing attribute \"%s\" failed", obj_path, name);
-        goto done;
-    }
-    rc = 0;
-done:
-    if (a >= 0) H5Aclose(a);
+    hid_t space = H5Screate(H5S_SCALAR), t = vl_utf8_type();
+    int rc = space < 0 || t < 0
+                 ? sp_h5_fail(err, "%s: attribute \"%s\": creating the string type failed",
+                              obj_path, name)
+                 : attr_write(loc, obj_path, name, t, t, space, &value, 1, err);
     if (t >= 0) H5Tclose(t);
     if (space >= 0) H5Sclose(space);
     return rc;
@@ -526,21 +530,11 @@ int sp_h5_attr_read_str(hid_t loc, const char *obj_path, const char *name, char 
 int sp_h5_attr_write_i64(hid_t loc, const char *obj_path, const char *name, int64_t value,
                          sp_error *err)
 {
-    int rc = -1;
-    hid_t space = H5Screate(H5S_SCALAR), a = H5I_INVALID_HID;
-    if (space < 0) {
-        sp_h5_fail(err, "%s: attribute \"%s\": creating the dataspace failed", obj_path, name);
-        goto done;
-    }
-    a = attr_create(loc, obj_path, name, H5T_STD_I64LE, space, err);
-    if (a < 0) goto done;
-    if (H5Awrite(a, H5T_NATIVE_INT64, &value) < 0) {
-        sp_h5_fail(err, "%s: writing attribute \"%s\" failed", obj_path, name);
-        goto done;
-    }
-    rc = 0;
-done:
-    if (a >= 0) H5Aclose(a);
+    hid_t space = H5Screate(H5S_SCALAR);
+    int rc = space < 0 ? sp_h5_fail(err, "%s: attribute \"%s\": creating the dataspace failed",
+                                    obj_path, name)
+                       : attr_write(loc, obj_path, name, H5T_STD_I64LE, H5T_NATIVE_INT64, space,
+                                    &value, 1, err);
     if (space >= 0) H5Sclose(space);
     return rc;
 }
@@ -577,22 +571,12 @@ done:
 int sp_h5_attr_write_strs(hid_t loc, const char *obj_path, const char *name,
                           const char *const *values, size_t n, sp_error *err)
 {
-    int rc = -1;
     hsize_t dim = n;
-    hid_t space = H5Screate_simple(1, &dim, NULL), t = vl_utf8_type(), a = H5I_INVALID_HID;
-    if (space < 0 || t < 0) {
-        sp_h5_fail(err, "%s: attribute \"%s\": creating the string type failed", obj_path, name);
-        goto done;
-    }
-    a = attr_create(loc, obj_path, name, t, space, err);
-    if (a < 0) goto done;
-    if (n > 0 && H5Awrite(a, t, values) < 0) {
-        sp_h5_fail(err, "%s: writing attribute \"%s\" failed", obj_path, name);
-        goto done;
-    }
-    rc = 0;
-done:
-    if (a >= 0) H5Aclose(a);
+    hid_t space = H5Screate_simple(1, &dim, NULL), t = vl_utf8_type();
+    int rc = space < 0 || t < 0
+                 ? sp_h5_fail(err, "%s: attribute \"%s\": creating the string type failed",
+                              obj_path, name)
+                 : attr_write(loc, obj_path, name, t, t, space, values, n > 0, err);
     if (t >= 0) H5Tclose(t);
     if (space >= 0) H5Sclose(space);
     return rc;
