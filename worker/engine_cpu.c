@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../kernels/ref_ops.h"
+#include "tp_group.h"
 #include "tp_shard.h"
 
 #define SP_CPU_HEAD_CHUNK 512 /* rows per lm_head sgemm: bounds the [C, V] logits buffer */
@@ -158,18 +159,6 @@ static int cpu_setup(sp_engine_cpu *c, const sp_model *m, int rank, int size, sp
     return cpu_load_weights(c, m, err);
 }
 
-/* Under TP every rank learns whether all ranks succeeded (rc: this rank's status), so that no
- * rank goes on to a collective the others will never reach. */
-static int cpu_tp_agree(const sp_engine_cpu *c, int rc, sp_error *err)
-{
-    int bad = rc != 0, any_bad = 0;
-    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, c->comm);
-    if (any_bad && !bad)
-        return sp_error_set(err, "tensor parallelism: another rank of the group (size %d) failed",
-                            c->plan.size);
-    return any_bad ? -1 : 0;
-}
-
 int sp_engine_cpu_create(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
                          sp_engine_cpu **out, sp_error *err)
 {
@@ -187,7 +176,7 @@ int sp_engine_cpu_create(const sp_model *m, const sp_engine_options *opt, MPI_Co
     }
     if (opt->threads > 0) openblas_set_num_threads(opt->threads);
     int rc = cpu_setup(c, m, rank, size, err);
-    if (size > 1) rc = cpu_tp_agree(c, rc, err);
+    if (size > 1) rc = sp_tp_agree(c->comm, rc, "tensor parallelism", err);
     if (rc != 0) {
         sp_engine_cpu_free(c);
         return -1;
@@ -376,7 +365,7 @@ int sp_engine_cpu_forward(sp_engine_cpu *c, const sp_batch *b, const sp_mask *re
 {
     cpu_acts a = {0};
     int rc = cpu_workspace(c, b, &a, err);
-    if (c->plan.size > 1) rc = cpu_tp_agree(c, rc, err);
+    if (c->plan.size > 1) rc = sp_tp_agree(c->comm, rc, "tensor parallelism", err);
     if (rc != 0) return -1;
     int32_t max_pos = sp_batch_positions(b, c->pos);
     cpu_rope_reserve(c, (int64_t)max_pos + 1);

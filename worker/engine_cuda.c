@@ -23,6 +23,7 @@
 #include "../kernels/rmsnorm.h"
 #include "../kernels/rope.h"
 #include "../kernels/swiglu.h"
+#include "tp_group.h"
 #include "tp_nccl.h"
 #include "tp_shard.h"
 
@@ -264,17 +265,6 @@ static int cuda_setup(sp_engine_cuda *c, const sp_model *m, int rank, int size, 
     return 0;
 }
 
-/* Under TP every rank learns whether all ranks succeeded (rc: this rank's status). */
-static int cuda_tp_agree(const sp_engine_cuda *c, int rc, sp_error *err)
-{
-    int bad = rc != 0, any_bad = 0;
-    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, c->comm);
-    if (any_bad && !bad)
-        return sp_error_set(err, "tensor parallelism (cuda): another rank of the group (size %d) "
-                            "failed", c->plan.size);
-    return any_bad ? -1 : 0;
-}
-
 int sp_engine_cuda_create(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
                           sp_engine_cuda **out, sp_error *err)
 {
@@ -293,7 +283,7 @@ int sp_engine_cuda_create(const sp_model *m, const sp_engine_options *opt, MPI_C
     }
     int rc = cuda_setup(c, m, rank, size, err);
     if (size > 1) {
-        rc = cuda_tp_agree(c, rc, err);
+        rc = sp_tp_agree(c->comm, rc, "tensor parallelism (cuda)", err);
         if (rc == 0) rc = sp_tp_nccl_create(c->comm, &c->nccl, err);
     }
     if (rc != 0) {
@@ -551,7 +541,8 @@ int sp_engine_cuda_forward(sp_engine_cuda *c, const sp_batch *b, const sp_mask *
     cuda_rope_reserve(c, max_n); /* positions are < the item length */
     cuda_acts a;
     int rc = cuda_workspace(c, b, n_tiles, &a, err);
-    if (c->plan.size > 1) rc = cuda_tp_agree(c, rc, err); /* no rank may enter NCCL alone */
+    if (c->plan.size > 1) /* no rank may enter NCCL alone */
+        rc = sp_tp_agree(c->comm, rc, "tensor parallelism (cuda)", err);
     if (rc != 0) return -1;
     cuda_upload_batch(c, b, config, n_tiles, &a);
     sp_cuda_attn_batch ab = {b->n_tokens, b->n_items, a.item_off, a.prefix, a.branch,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../kernels/cuda_check.h"
+#include "tp_group.h"
 
 #define SP_NCCL_CHECK(call)                                                                  \
     do {                                                                                     \
@@ -22,17 +23,6 @@ struct sp_tp_nccl {
     ncclComm_t comm;
     int rank, size;
 };
-
-/* Every rank learns whether all ranks passed (bad: this rank failed, message in err). */
-static int nccl_agree(MPI_Comm group, int bad, int size, sp_error *err)
-{
-    int any = 0;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, group);
-    if (any && !bad)
-        return sp_error_set(err, "tensor parallelism (cuda): another rank of the group (size %d) "
-                            "failed", size);
-    return any ? -1 : 0;
-}
 
 /* Refuses two ranks of the group on one GPU (NCCL needs one device per rank). */
 static int nccl_check_distinct_gpus(MPI_Comm group, int rank, int size, sp_error *err)
@@ -86,7 +76,7 @@ int sp_tp_nccl_create(MPI_Comm group, sp_tp_nccl **out, sp_error *err)
                      size, ncclGetErrorString(r));
         t->comm = NULL;
     }
-    if (nccl_agree(group, r != ncclSuccess, size, err) != 0) {
+    if (sp_tp_agree(group, r != ncclSuccess, "tensor parallelism (cuda)", err) != 0) {
         sp_tp_nccl_free(t);
         return -1;
     }
