@@ -12,6 +12,7 @@ int main(void) { return sp_test_skip("test_cuda_engine", "built without CUDA"); 
 
 #include "common/json_util.h"
 #include "common/model.h"
+#include "golden_seqs.h"
 #include "kernels/cuda_check.h"
 #include "worker/engine.h"
 #include "worker/engine_cuda.h"
@@ -33,58 +34,25 @@ int main(void) { return sp_test_skip("test_cuda_engine", "built without CUDA"); 
  * changes GEMM shapes and the attention's key tiles, hence which roundings flip). */
 #define TOL_PACKING 0.1
 
-typedef struct {
-    int32_t *ids;
-    int64_t n;
-} seq;
-
-static int json_ids(const cJSON *arr, seq *s)
-{
-    if (!cJSON_IsArray(arr)) return -1;
-    s->n = cJSON_GetArraySize(arr);
-    s->ids = malloc((size_t)(s->n ? s->n : 1) * sizeof(int32_t));
-    int64_t i = 0;
-    for (const cJSON *v = arr->child; v; v = v->next) s->ids[i++] = (int32_t)v->valuedouble;
-    return 0;
-}
-
 /* Either engine: exactly one of g (CUDA) and e (CPU, through engine.h) is set. */
 typedef struct {
     sp_engine_cuda *g;
     sp_engine *e;
 } eng;
 
-static int eng_forward(const eng *x, const sp_batch *b, const sp_mask *rm,
+static int eng_forward(const void *engine, const sp_batch *b, const sp_mask *rm,
                        const sp_head_request *req, sp_error *err)
 {
+    const eng *x = engine;
     if (x->e) return sp_engine_forward(x->e, b, rm, req, err);
     if (sp_batch_validate(b, 4096, err) != 0) return -1;
     return sp_engine_cuda_forward(x->g, b, rm, req, err);
 }
 
-/* Scores sequences as separate items of one batch; lp gets, per sequence, n-1 log-probs. */
 static int score_seqs(const eng *x, const seq *ss, int n_seq, const sp_mask *rm, float *lp,
                       sp_error *err)
 {
-    int64_t T = 0, R = 0;
-    for (int i = 0; i < n_seq; i++) T += ss[i].n, R += ss[i].n - 1;
-    int32_t *tok = malloc((size_t)T * 4), *pl = malloc((size_t)n_seq * 4), *tg = malloc((size_t)R * 4);
-    int64_t *off = malloc((size_t)(n_seq + 1) * 8), *rows = malloc((size_t)R * 8);
-    int64_t t = 0, r = 0;
-    off[0] = 0;
-    for (int i = 0; i < n_seq; i++) {
-        for (int64_t j = 0; j < ss[i].n; j++, t++) {
-            tok[t] = ss[i].ids[j];
-            if (j + 1 < ss[i].n) rows[r] = t, tg[r++] = ss[i].ids[j + 1];
-        }
-        off[i + 1] = t;
-        pl[i] = (int32_t)ss[i].n;
-    }
-    sp_batch b = {T, tok, n_seq, off, pl, NULL};
-    sp_head_request req = {R, rows, tg, lp, NULL};
-    int rc = eng_forward(x, &b, rm, &req, err);
-    free(tok), free(pl), free(tg), free(off), free(rows);
-    return rc;
+    return score_seqs_with(eng_forward, x, ss, n_seq, rm, lp, err);
 }
 
 static void test_logprobs(const eng *g, const char *path, seq *out4)
