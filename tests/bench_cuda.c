@@ -10,9 +10,9 @@
 int main(void) { return sp_test_skip("bench_cuda", "built without CUDA"); }
 #else
 #include <stdint.h>
-#include <time.h>
 
 #include "bench_models.h"
+#include "common/cli.h"
 #include "kernels/cuda_check.h"
 #include "worker/engine.h"
 #include "worker/engine_cuda.h"
@@ -59,13 +59,6 @@ static double bench_flops(const bench_shape *s, int32_t items, int64_t len)
            2.0 * s->H * s->V * items * (len - 1);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The SmolLM2 shape, 2 x 64 tokens: CUDA vs CPU engine, max |d logprob|. */
 static int bench_check(void)
 {
@@ -109,9 +102,9 @@ static void bench_case(sp_engine_cuda *g, const bench_shape *s, int32_t items, i
     SP_ASSERT_MSG(sp_engine_cuda_forward(g, &bb.b, NULL, &bb.req, &err) == 0, "%s", err.msg);
     double dt = INFINITY, tok = (double)items * len;
     for (int i = 0; i < 3; i++) { /* best of 3, as tests/bench_torch.py */
-        double t0 = now_s();
+        double t0 = sp_now();
         SP_ASSERT_MSG(sp_engine_cuda_forward(g, &bb.b, NULL, &bb.req, &err) == 0, "%s", err.msg);
-        dt = fmin(dt, now_s() - t0);
+        dt = fmin(dt, sp_now() - t0);
     }
     sp_engine_cuda_mem mem;
     sp_engine_cuda_memory(g, &mem);

@@ -89,6 +89,15 @@ static void cuda_note_memory(sp_engine_cuda *c)
     if (fr < c->least_free) c->least_free = fr;
 }
 
+/* Rounds n fp32 values of the host buffer `stage` to bf16 (in place: element i is read before
+ * slot i is written) and copies them to device dst. */
+static void cuda_put_bf16(uint16_t *dst, float *stage, size_t n)
+{
+    uint16_t *h = (uint16_t *)stage;
+    for (size_t i = 0; i < n; i++) h[i] = sp_f32_to_bf16(stage[i]);
+    SP_CUDA_CHECK(cudaMemcpy(dst, h, n * 2, cudaMemcpyHostToDevice));
+}
+
 /* Copies tensor t (numel elements, any dtype sp_tensor_to_f32 knows) to device dst as bf16
  * (dst_f32 NULL) or fp32. BF16 tensors go up unchanged; others are rounded once. stage: host
  * scratch of numel floats. */
@@ -108,9 +117,7 @@ static int cuda_upload_tensor(const sp_tensor *t, int64_t numel, uint16_t *dst_b
         SP_CUDA_CHECK(cudaMemcpy(dst_f32, stage, (size_t)numel * 4, cudaMemcpyHostToDevice));
         return 0;
     }
-    uint16_t *h = (uint16_t *)stage; /* in place: element i is read before slot i is written */
-    for (int64_t i = 0; i < numel; i++) h[i] = sp_f32_to_bf16(stage[i]);
-    SP_CUDA_CHECK(cudaMemcpy(dst_bf16, h, (size_t)numel * 2, cudaMemcpyHostToDevice));
+    cuda_put_bf16(dst_bf16, stage, (size_t)numel);
     return 0;
 }
 
@@ -131,10 +138,7 @@ static int cuda_upload_shard(const sp_engine_cuda *c, const sp_tensor *t, sp_tp_
     }
     if (sp_tp_slice_to_f32(t, &s, stage, err) != 0)
         return sp_error_wrap(err, "engine (cuda): %s", sp_tp_weight_name(w));
-    size_t n = (size_t)(s.rows.count * s.cols.count);
-    uint16_t *h = (uint16_t *)stage; /* in place: element i is read before slot i is written */
-    for (size_t i = 0; i < n; i++) h[i] = sp_f32_to_bf16(stage[i]);
-    SP_CUDA_CHECK(cudaMemcpy(dst, h, n * 2, cudaMemcpyHostToDevice));
+    cuda_put_bf16(dst, stage, (size_t)(s.rows.count * s.cols.count));
     return 0;
 }
 
