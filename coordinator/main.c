@@ -14,6 +14,7 @@ const sp_command sp_commands[] = {
     {"export", cmd_export, "write the pruned model as a Hugging Face checkpoint"},
     {"report", cmd_report, "draw search results as SVG charts + report.md"},
     {"convert", cmd_convert, "convert a GGUF model into a Hugging Face directory"},
+    {"plan", cmd_plan, "project memory, tp, worker groups and wall time of a job before it runs"},
     {NULL, NULL, NULL},
 };
 
