@@ -59,6 +59,9 @@ static const sp_plan_device plan_devices[] = {
  * small-message figures are of this order). */
 #define PLAN_LAT_LINK 10e-6
 #define PLAN_LAT_NET 30e-6
+/* GPU launch overhead: ~15 kernels per layer per forward call at ~5 us each (CUDA's launch
+ * latency); it only matters for small models. */
+#define PLAN_GPU_LAYER_LAUNCH 75e-6
 
 int sp_plan_device_parse(const char *spec, sp_plan_device *out, sp_error *err)
 {
@@ -262,6 +265,10 @@ void sp_plan_time_per_eval(const sp_model_config *c, const sp_plan_workload *w,
         if (w->task == SP_TASK_KL) exp_n = 2.0 * (double)lv->head_rows * V;
         else expf_n += (double)lv->head_rows * V;
         t->elem_s = expf_n / dev->expf_rate + exp_n / dev->exp_rate;
+    }
+    else {
+        double calls = lv->max_call > 0 ? ceil((double)lv->tokens / (double)lv->max_call) : 1;
+        t->elem_s = calls * (kept + 1) * PLAN_GPU_LAYER_LAUNCH;
     }
     t->total_s = t->gemm_s + t->attn_s + t->comm_s + t->head_s + t->elem_s;
 }

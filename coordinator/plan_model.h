@@ -69,7 +69,7 @@ void sp_plan_memory_per_rank(const sp_model_config *cfg, const sp_plan_workload 
 
 typedef struct {
     double gemm_s, attn_s, comm_s, head_s; /* one evaluation at full fidelity */
-    double elem_s;                         /* CPU: the exp-bound element-wise work */
+    double elem_s;                         /* CPU: exp-bound element-wise work; GPU: launches */
     double total_s;
     double flops;                                   /* its floating-point operations */
 } sp_plan_time;

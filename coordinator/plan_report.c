@@ -191,15 +191,17 @@ static void plan_print_time(const plan_setting *s, const plan_result *r)
         printf("\nk = %d (%lld of %lld layers kept), budget %lld evaluations:\n", job->k[i],
                (long long)(s->cfg.n_layers - job->k[i]), (long long)s->cfg.n_layers,
                (long long)job->budget);
-        printf("  %-4s %6s %10s %10s %10s %10s %11s %12s %12s\n", "tp", "groups", "GEMM s",
-               "attn s", "comm s", "head s", "s/cand", "cand/hour", "wall");
+        printf("  %-4s %6s %10s %10s %10s %10s %10s %11s %12s %12s\n", "tp", "groups", "GEMM s",
+               "attn s", "comm s", "head s", s->dev.backend == SP_PLAN_CPU ? "elem s" : "launch s",
+               "s/cand", "cand/hour", "wall");
         for (int j = 0; j < r->n_rows; j++) {
             const plan_row *w = &r->rows[j];
             const sp_plan_time *t = &w->full[i];
-            printf("  %-4d %6d %10.4f %10.4f %10.4f %10.4f %11.4f %12.0f %12s%s\n", w->tp,
-                   w->groups, t->gemm_s, t->attn_s, t->comm_s, t->head_s, w->s_per_eval[i],
-                   w->cand_per_hour[i], plan_hms(w->wall_s[i], b1, sizeof b1),
-                   !w->feasible ? "  (does not fit)" : j == r->best ? "  <- recommended" : "");
+            printf("  %-4d %6d %10.4f %10.4f %10.4f %10.4f %10.4f %11.4f %12.0f %12s%s\n", w->tp,
+                   w->groups, t->gemm_s, t->attn_s, t->comm_s, t->head_s, t->elem_s,
+                   w->s_per_eval[i], w->cand_per_hour[i], plan_hms(w->wall_s[i], b1, sizeof b1),
+                   w->groups == 0 ? "  (cannot be placed)" : !w->feasible ? "  (does not fit)"
+                   : j == r->best ? "  <- recommended" : "");
         }
     }
     if (r->any_feasible)
