@@ -42,8 +42,12 @@ const char *sp_dtype_name(sp_dtype dt)
 
 int64_t sp_tensor_numel(const sp_tensor *t)
 {
+    /* A zero dimension makes the product 0 whatever the others are (which may be huge: the
+     * nbytes check bounds the product only when no dimension is 0). */
+    for (int i = 0; i < t->ndim; i++)
+        if (t->shape[i] == 0) return 0;
     int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->shape[i]; /* fits: nbytes was checked */
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i]; /* fits: nbytes (> 0 here) was checked */
     return n;
 }
 
