@@ -381,6 +381,10 @@ int sp_ckpt_read(const char *path, const char *expect_job_hash, const char *expe
     char prev[4096];
     size_t n = strlen(path);
     int is_prev = n >= 5 && strcmp(path + n - 5, ".prev") == 0;
+    /* Another job or model: the .prev is of that job too; only damage points to it. */
+    if (err && (strstr(err->msg, "belongs to a different job") ||
+                strstr(err->msg, "written for a different model")))
+        return -1;
     if (!is_prev && snprintf(prev, sizeof prev, "%s.prev", path) < (int)sizeof prev &&
         access(prev, R_OK) == 0 && err) {
         size_t len = strlen(err->msg);

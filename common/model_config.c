@@ -277,7 +277,7 @@ int sp_config_load(const char *path, sp_model_config *cfg, sp_error *err)
 {
     char *buf = NULL;
     size_t len = 0;
-    if (sp_read_file(path, &buf, &len, err)) return -1;
+    if (sp_require_regular_file(path, err) || sp_read_file(path, &buf, &len, err)) return -1;
     int rc = sp_config_parse(buf, len, path, cfg, err);
     free(buf);
     return rc;

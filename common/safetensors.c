@@ -177,7 +177,7 @@ static int st_map_file(const char *path, sp_st_file *f, uint64_t *hlen, sp_error
     memset(f, 0, sizeof *f);
     f->fd = -1;
     f->path = sp_xstrdup(path);
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block here */
     if (f->fd < 0) return sp_error_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(f->fd, &sb) != 0) return sp_error_set(err, "%s: stat: %s", path, strerror(errno));

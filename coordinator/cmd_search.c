@@ -76,6 +76,11 @@ static int kit_open(const sp_job *job, MPI_Comm group, worker_kit *k, int need_e
     if (!need_evaluator) return 0;
     sp_engine_options eo = {.backend = (sp_backend)job->backend, .threads = job->threads};
     if (sp_engine_create_group(&k->model, &eo, group, &k->engine, err)) return -1;
+    if (group == MPI_COMM_NULL) { /* alone: stop within the grace period, even mid-evaluation */
+        int size = 1;
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        if (size == 1) sp_engine_set_stop(k->engine, sp_signal_pending);
+    }
     return sp_evaluator_create(job, &k->model, k->engine, &k->ev, err);
 }
 
@@ -84,6 +89,20 @@ static void kit_close(worker_kit *k)
     sp_evaluator_free(k->ev);
     sp_engine_free(k->engine);
     if (k->model_open) sp_model_close(&k->model);
+}
+
+/* Every k has a DONE marker for this job and this model: the model is opened (mapped, not read)
+ * only when the markers match the job, to compare its fingerprint. */
+static int finished_earlier(const sp_job *job)
+{
+    if (!sp_search_all_done(job, NULL)) return 0;
+    sp_model m;
+    sp_error e = {{0}};
+    if (sp_model_open(job->model, &m, &e)) return 0; /* reported by the real load below */
+    char fp[17];
+    sp_model_fingerprint(&m, fp);
+    sp_model_close(&m);
+    return sp_search_all_done(job, fp);
 }
 
 static int run_rank(sp_job *job, int rank, int size, const sp_search_options *opt, sp_error *err)
@@ -97,7 +116,7 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
         if (sp_config_load(path, &cfg, err) || sp_tp_plan_make(&cfg, 0, job->tp, &plan, err))
             return SP_EXIT_FAILURE;
     }
-    int all_done = rank == 0 && opt->resume && sp_search_all_done(job);
+    int all_done = rank == 0 && opt->resume && finished_earlier(job);
     MPI_Bcast(&all_done, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (all_done) { /* a requeue or re-submission of a finished search: load nothing */
         if (rank == 0)
@@ -179,6 +198,9 @@ int cmd_search(int argc, char **argv)
     if (opt.require_resume && !opt.resume)
         return sp_cli_usage_error("search", "--resume and --fresh exclude each other");
     int under_mpirun = getenv("OMPI_COMM_WORLD_SIZE") != NULL; /* set by mpirun / orted */
+    /* Before anything slow (MPI_Init takes seconds on a loaded machine): a SIGUSR1 / SIGTERM
+     * arriving early is recorded, not fatal. Again after MPI_Init, in case it replaced them. */
+    sp_signals_install();
     MPI_Init(&argc, &argv);
     sp_signals_install();
     int rank, size;

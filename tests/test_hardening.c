@@ -4,6 +4,7 @@
  * huge ones, tokenizer.json with an empty vocab or one huge id, and a checkpoint write that hits
  * the file-size limit (the stand-in for a full disk). Runs under ASan + UBSan in CI. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -12,12 +13,16 @@
 #include <unistd.h>
 
 #include "common/checkpoint.h"
+#include "common/json_util.h"
 #include "common/gguf.h"
 #include "common/gguf_convert.h"
 #include "common/mask.h"
 #include "common/model.h"
 #include "common/safetensors_write.h"
 #include "common/tokenizer.h"
+#include "coordinator/job.h"
+#include "coordinator/search_problem.h"
+#include "worker/mc_data.h"
 #include "gguf_craft.h"
 #include "test_util.h"
 
@@ -62,8 +67,9 @@ static void part_shape(int p, sp_stw_tensor *t)
     t->shape[1] = p == 8 ? TF : TH;
 }
 
-/* Writes dir/config.json + dir/model.safetensors; returns 0 on success. */
-static int make_model(const char *dir, int n_layers)
+/* Writes dir/config.json + dir/model.safetensors; returns 0 on success. nan_layer >= 0 puts a
+ * NaN in that layer's input_layernorm (every mask keeping the layer then scores NaN). */
+static int make_model_nan(const char *dir, int n_layers, int nan_layer)
 {
     char path[600], cfg[1024];
     mkdir(dir, 0755);
@@ -98,6 +104,7 @@ static int make_model(const char *dir, int n_layers)
         int64_t cnt = t[i].ndim == 1 ? t[i].shape[0] : t[i].shape[0] * t[i].shape[1];
         for (int64_t k = 0; k < cnt; k++) /* norms 1, weights small and varied */
             v[k] = t[i].ndim == 1 ? 1.0f : 0.05f * (float)((i * 7 + k * 3) % 11 - 5);
+        if (nan_layer >= 0 && i == 1 + 9 * nan_layer) v[1] = NAN;
         rc = sp_st_writer_write(&w, v, (size_t)cnt * sizeof(float), &err);
     }
     if (rc == 0) rc = sp_st_writer_close(&w, &err);
@@ -106,6 +113,8 @@ static int make_model(const char *dir, int n_layers)
     free(names);
     return rc;
 }
+
+static int make_model(const char *dir, int n_layers) { return make_model_nan(dir, n_layers, -1); }
 
 /* Runs a shell command line; returns the exit status, or 1000 + signal when killed. */
 static int run_cmd(const char *cmd)
@@ -295,6 +304,169 @@ static void test_disk_full(void)
     CHECK(access(tmp, F_OK) != 0, "the partial temp file is removed");
 }
 
+/* ---- search: task data checked against the model, NaN fitness = infeasible ---------------- */
+
+static void write_job(const char *path, const char *model, const char *tokens, const char *out)
+{
+    char job[2048];
+    snprintf(job, sizeof job,
+             "{\"name\": \"hard\", \"model\": \"%s\", \"task\": {\"type\": \"nll\", "
+             "\"path\": \"%s\"}, \"objective\": {\"type\": \"nll\"}, \"k\": 1, "
+             "\"search\": {\"algorithm\": \"pso\", \"budget\": 12, \"pso\": {\"swarm\": 4}}, "
+             "\"seed\": 3, \"output\": \"%s\"}\n", model, tokens, out);
+    CHECK(write_text(path, job) == 0, "write %s", path);
+}
+
+static void test_search_inputs(void)
+{
+    const char *bin = getenv("SP_BIN");
+    if (!bin) return;
+    const char *m = tpath("m6nan"), *job = tpath("nan.json"), *out = tpath("nan_out");
+    char tok[600], cmd[2400], o[600], e[600], p[700];
+    snprintf(o, sizeof o, "%s/search.out", g_dir);
+    snprintf(e, sizeof e, "%s/search.err", g_dir);
+    CHECK(make_model_nan(m, 6, 3) == 0, "nan model");
+    /* a sequence longer than max_position_embeddings (64): refused before any evaluation */
+    snprintf(tok, sizeof tok, "%s/long.json", g_dir);
+    char seq[1024] = "[[0";
+    for (int i = 1; i < 70; i++) snprintf(seq + strlen(seq), sizeof seq - strlen(seq), ", %d", i % 8);
+    strcat(seq, "], [1, 2, 3]]\n");
+    CHECK(write_text(tok, seq) == 0, "tokens");
+    write_job(job, m, tok, out);
+    snprintf(cmd, sizeof cmd, "'%s' search '%s' >'%s' 2>'%s'", bin, job, o, e);
+    int rc = run_cmd(cmd);
+    CHECK(rc == 1 && file_has(e, "max_position_embeddings") && file_has(e, "long.json") &&
+              file_has(e, "sequence 0 has 70 tokens"), "long sequence: rc %d (see %s)", rc, e);
+    /* NaN for every mask keeping layer 3: infeasible candidates, the search goes on to {3} */
+    snprintf(tok, sizeof tok, "%s/short.json", g_dir);
+    CHECK(write_text(tok, "[[1, 2, 3, 4, 5, 6, 7, 0, 1, 2], [3, 4, 5, 6]]\n") == 0, "tokens");
+    write_job(job, m, tok, out);
+    rc = run_cmd(cmd);
+    CHECK(rc == 0, "NaN search: rc %d (see %s)", rc, e);
+    CHECK(file_has(e, "recorded as infeasible") && file_has(e, "metric nll is NaN") &&
+              file_has(e, "candidate removing {"), "no infeasible warning naming the mask");
+    snprintf(p, sizeof p, "%s/summary.json", out);
+    CHECK(file_has(p, "\"infeasible_candidates\"") && file_has(p, "\"removed_layers\":\t[3]"),
+          "summary.json: best {3} and the infeasible list expected");
+    snprintf(cmd, sizeof cmd, "'%s' report '%s/results.h5' --out '%s/rep' >'%s' 2>'%s'", bin, out,
+             out, o, e);
+    rc = run_cmd(cmd);
+    snprintf(p, sizeof p, "%s/rep/report.md", out);
+    CHECK(rc == 0 && file_has(p, "infeasible candidate(s) (metric nll is NaN"),
+          "report: rc %d, no infeasible note in %s", rc, p);
+}
+
+/* ---- messages and leniency ---------------------------------------------------------------- */
+
+/* Parses a job whose "seed"/"search"/"checkpoint" members are given; returns sp_job_parse's rc. */
+static int parse_job(const char *extra, const char *search, sp_error *err)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"name\": \"j\", \"model\": \"m\", \"task\": {\"type\": \"nll\", \"path\": "
+             "\"t.json\"}, \"objective\": {\"type\": \"nll\"}, \"k\": 2, \"search\": %s, "
+             "\"output\": \"out\"%s}", search, extra);
+    sp_job job;
+    int rc = sp_job_parse(text, strlen(text), tpath("job.json"), &job, err);
+    if (rc == 0) sp_job_free(&job);
+    return rc;
+}
+
+static void test_job_messages(void)
+{
+    const char *pso = "{\"algorithm\": \"pso\", \"budget\": 10}";
+    sp_error err = {{0}};
+    CHECK(parse_job(", \"seed\": \"18446744073709551615\"", pso, &err) == 0, "2^64-1: %s",
+          err.msg);
+    CHECK(parse_job(", \"seed\": \"18446744073709551616\"", pso, &err) != 0 &&
+              strstr(err.msg, "above 2^64-1"), "2^64 clamped: %s", err.msg);
+    CHECK(parse_job(", \"seed\": \"+5\"", pso, &err) != 0 && strstr(err.msg, "seed"), "+5: %s",
+          err.msg);
+    CHECK(parse_job(", \"seed\": \" 5\"", pso, &err) != 0 && strstr(err.msg, "seed"), "' 5': %s",
+          err.msg);
+    CHECK(parse_job("", "{\"algorithm\": \"pso\", \"budget\": 10, \"woa\": {\"whales\": 4}}",
+                    &err) != 0 && strstr(err.msg, "search.woa") && strstr(err.msg, "\"pso\""),
+          "woa block under pso: %s", err.msg);
+    CHECK(parse_job("", "{\"algorithm\": \"bpso\", \"budget\": 10, \"pso\": {\"swarm\": 4}}",
+                    &err) == 0, "pso block under bpso: %s", err.msg);
+    CHECK(parse_job(", \"checkpoint\": {\"path\": \"ck/\"}", pso, &err) != 0 &&
+              strstr(err.msg, "checkpoint.path: \"ck/\"") && strstr(err.msg, "directory"),
+          "checkpoint.path dir/: %s", err.msg);
+    CHECK(parse_job(", \"checkpoint\": {\"path\": \".\"}", pso, &err) != 0 &&
+              strstr(err.msg, "checkpoint.path: \".\"") && strstr(err.msg, "directory"),
+          "checkpoint.path .: %s", err.msg);
+    /* protected covering every layer but one */
+    sp_search_problem p;
+    sp_mask prot;
+    sp_mask_clear(&prot);
+    for (int i = 0; i < 8; i++) sp_mask_set(&prot, i);
+    CHECK(sp_search_problem_init(&p, 8, 1, &prot, 1, &err) != 0 &&
+              strstr(err.msg, "protected") && strstr(err.msg, "leave 0 of the 8") &&
+              !strstr(err.msg, "[1, -1]"), "all protected: %s", err.msg);
+}
+
+static void test_parser_messages(void)
+{
+    sp_error err = {{0}};
+    cJSON *root = NULL;
+    /* deep nesting */
+    size_t depth = 1500;
+    char *deep = malloc(2 * depth + 1);
+    memset(deep, '[', depth);
+    memset(deep + depth, ']', depth);
+    deep[2 * depth] = '\0';
+    CHECK(sp_json_parse(deep, 2 * depth, "deep.json", &root, &err) != 0 &&
+              strstr(err.msg, "nested deeper than"), "deep nesting: %s", err.msg);
+    free(deep);
+    /* NUL bytes are not whitespace */
+    CHECK(sp_json_parse("{\"a\": 1}\0\0", 10, "nul.json", &root, &err) != 0 &&
+              strstr(err.msg, "NUL byte at byte 8"), "trailing NUL: %s", err.msg);
+    CHECK(sp_json_parse("{\"a\":\0 1}", 9, "nul.json", &root, &err) != 0 &&
+              strstr(err.msg, "NUL byte at byte 5"), "inner NUL: %s", err.msg);
+    /* a safetensors header padded with NULs */
+    const char *st = tpath("nul.safetensors");
+    unsigned char buf[8 + 16] = {16};
+    memcpy(buf + 8, "{}\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+    CHECK(gc_write(st, buf, sizeof buf) == 0, "write");
+    sp_safetensors sft;
+    CHECK(sp_st_open_file(st, &sft, &err) != 0 && strstr(err.msg, "NUL byte") &&
+              strstr(err.msg, "nul.safetensors"), "safetensors NUL header: %s", err.msg);
+    /* multiple choice: a BOM before JSON lines; \u0000 inside a context */
+    static const char jl[] = "\xEF\xBB\xBF{\"context\": \"The cat\", \"choices\": [\"sat\", "
+                             "\"flew\"], \"label\": 0}\n";
+    sp_mc_set set;
+    CHECK(sp_mc_load_buffer("bom.jsonl", jl, sizeof jl - 1, &set, &err) == 0 && set.n == 1 &&
+              set.format == SP_MC_FORMAT_GENERIC_JSONL, "BOM jsonl: %s", err.msg);
+    sp_mc_free(&set);
+    static const char jz[] = "{\"context\": \"The c\\u0000at\", \"choices\": [\"a\", \"b\"], "
+                             "\"label\": 0}\n";
+    CHECK(sp_mc_load_buffer("nul.jsonl", jz, sizeof jz - 1, &set, &err) != 0 &&
+              strstr(err.msg, "\\u0000") && strstr(err.msg, "nul.jsonl:1"), "\\u0000: %s", err.msg);
+    static const char je[] = "{\"context\": \"a \\\\u0000 b\", \"choices\": [\"a\", \"b\"], "
+                             "\"label\": 1}\n"; /* an escaped backslash, then text: allowed */
+    CHECK(sp_mc_load_buffer("esc.jsonl", je, sizeof je - 1, &set, &err) == 0, "\\\\u0000: %s",
+          err.msg);
+    sp_mc_free(&set);
+    /* FIFOs where files are expected: refused at once instead of blocking */
+    const char *fifo_dir = tpath("fifo_model");
+    char path[600];
+    mkdir(fifo_dir, 0755);
+    snprintf(path, sizeof path, "%s/config.json", fifo_dir);
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo");
+    sp_model_config cfg;
+    CHECK(sp_config_load(path, &cfg, &err) != 0 && strstr(err.msg, "not a regular file"),
+          "config FIFO: %s", err.msg);
+    snprintf(path, sizeof path, "%s/tokenizer.json", fifo_dir);
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo");
+    sp_tokenizer *tok = NULL;
+    CHECK(sp_tokenizer_load(path, &tok, &err) != 0 && strstr(err.msg, "not a regular file"),
+          "tokenizer FIFO: %s", err.msg);
+    snprintf(path, sizeof path, "%s/model.safetensors", fifo_dir);
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo");
+    CHECK(sp_st_open_file(path, &sft, &err) != 0 && strstr(err.msg, "not a regular file"),
+          "safetensors FIFO: %s", err.msg);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/sp_test_hard_XXXXXX");
@@ -307,8 +479,11 @@ int main(void)
     test_numel_zero_dim();
     test_tokenizer_bad_vocab();
     test_disk_full();
+    test_search_inputs();
+    test_job_messages();
+    test_parser_messages();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (sp_test_failures == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+    if (sp_test_failures == 0 && !getenv("SP_TEST_KEEP") && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
     return sp_test_finish("test_hardening");
 }
