@@ -122,6 +122,16 @@ if [ $have_shared = 1 ]; then
         "$fx/model.safetensors.index.json"; sep; } >"$out/safetensors/index-fixture.bin"
 fi
 
+# ---- checkpoints: 0x00 + a file as is; 0x01 + a description (any bytes: see fuzz_checkpoint.c)
+{ printf '\000swarmprune-h5-seal 1\nsize 1024\nfnv1a64 0000000000000000\n'; head -c 600 /dev/zero; } \
+    >"$out/checkpoint/raw-unsealed"
+i=0
+for f in "$src"/tests/data/*.json "$src"/jobs/*.json; do
+    { printf '\001'; cat "$f"; } >"$out/checkpoint/describe-$i"
+    { printf '\001\005\002'; head -c 300 "$f"; printf '\377\377\377\377'; } >"$out/checkpoint/edit-$i"
+    i=$((i + 1))
+done
+
 # ---- GGUF: made by the seed program -----------------------------------------------------
 if [ -n "$seed_gguf" ]; then
     "$seed_gguf" "$out/gguf"

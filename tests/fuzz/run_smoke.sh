@@ -29,7 +29,7 @@ corpus=$bdir/fuzz-corpus
 bash "$src/tests/fuzz/make_corpus.sh" "$corpus" "$bdir/sp_fuzz_seed_gguf" || exit 1
 t1=$(date +%s)
 echo "fuzz smoke: built and seeded in $((t1 - t0)) s; $secs s per harness"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0} OPENBLAS_NUM_THREADS=1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 rc=0
 for exe in "$bdir"/fuzz_*; do
