@@ -12,6 +12,9 @@ shift
 camp=$bdir/campaign
 seeds=$camp/seeds
 [ -d "$seeds" ] || bash "$src/tests/fuzz/make_corpus.sh" "$seeds" "$bdir/sp_fuzz_seed_gguf" || exit 1
+tok=${SWARMPRUNE_SHARED:-$src/../shared}/fixtures/tiny-brown-24L/tokenizer.json
+[ -f "$tok" ] || tok=$seeds/tokenizer_load/mini.json
+export SP_FUZZ_TOKENIZER=${SP_FUZZ_TOKENIZER:-$tok}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} OPENBLAS_NUM_THREADS=1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 rc=0

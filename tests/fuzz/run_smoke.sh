@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run_smoke.sh — builds the libFuzzer harnesses (clang, -DSP_FUZZ=ON) and runs each for a few
-# seconds on its seed corpus; fails when any harness crashes, leaks, hits undefined behaviour or
+# seconds on its seed corpus (fixed libFuzzer seed: the same run each time; SP_FUZZ_SEED
+# changes it); fails when any harness crashes, leaks, hits undefined behaviour or
 # times out. Exit 77 (skip) with the reason when clang or libFuzzer is missing.
 #   bash tests/fuzz/run_smoke.sh [BUILD_DIR (build-fuzz)] [SECONDS per harness (18)]
 set -uo pipefail
@@ -29,6 +30,10 @@ corpus=$bdir/fuzz-corpus
 bash "$src/tests/fuzz/make_corpus.sh" "$corpus" "$bdir/sp_fuzz_seed_gguf" || exit 1
 t1=$(date +%s)
 echo "fuzz smoke: built and seeded in $((t1 - t0)) s; $secs s per harness"
+# fuzz_tokenizer_encode: the fixture's tokenizer, or the small one make_corpus.sh wrote.
+tok=${SWARMPRUNE_SHARED:-$src/../shared}/fixtures/tiny-brown-24L/tokenizer.json
+[ -f "$tok" ] || tok=$corpus/tokenizer_load/mini.json
+export SP_FUZZ_TOKENIZER=${SP_FUZZ_TOKENIZER:-$tok}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0} OPENBLAS_NUM_THREADS=1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 rc=0
@@ -41,7 +46,7 @@ for exe in "$bdir"/fuzz_*; do
     mkdir -p "$work" "$art"
     if [ -z "$(ls -A "$corpus/$h" 2>/dev/null)" ]; then printf 'x' >"$work/empty-seed"; fi
     log=$bdir/fuzz-work/$h.log
-    "$exe" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
+    "$exe" -seed="${SP_FUZZ_SEED:-1}" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$art/" "$work" "$corpus/$h" >"$log" 2>&1
     r=$?
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
