@@ -12,14 +12,14 @@ TOKENS=$SHARED/fixtures/tiny-brown-24L-goldens/mask_nll_goldens.json
 MODEL=$TMP/model
 cp -r "$FIX" "$MODEL" # a private copy: one test below changes its weights
 
-# write_job FILE OUTPUT SEED BUDGET [TOKENS] [LIMIT]
+# write_job FILE OUTPUT SEED BUDGET [TOKENS] [LIMIT]   ($SWARM: PSO swarm size, default 6)
 write_job() {
     cat >"$1" <<JOB
 {
   "name": "h", "model": "$MODEL",
   "task": {"type": "nll", "path": "${5:-$TOKENS}", "limit": ${6:-2}},
   "objective": {"type": "nll"}, "k": 4,
-  "search": {"algorithm": "pso", "budget": $4, "pso": {"swarm": 6}},
+  "search": {"algorithm": "pso", "budget": $4, "pso": {"swarm": ${SWARM:-6}}},
   "seed": $3, "output": "$2"
 }
 JOB
@@ -70,7 +70,9 @@ cp "$TMP/f/checkpoint.h5" "$TMP/f.before"
 size_kb=$(( $(stat -c %s "$TMP/f/checkpoint.h5") / 1024 + 1 ))
 write_job "$TMP/f.json" "$TMP/f" 7 400
 rc=0
-(trap '' XFSZ; ulimit -f "$size_kb"; exec "$SP_BIN" search "$TMP/f.json" --quiet) \
+# (PMIX_MCA_gds=hash: the MPI singleton's PMIx keeps its data in memory, not in files that
+# the size limit would also cut.)
+(trap '' XFSZ; ulimit -f "$size_kb"; PMIX_MCA_gds=hash exec "$SP_BIN" search "$TMP/f.json" --quiet) \
     >"$TMP/f.out" 2>"$TMP/f.err" || rc=$?
 [ "$rc" -eq 1 ] || fail "out of space: exit $rc, expected 1: $(tail -3 "$TMP/f.err")"
 grep -q "writing checkpoint .*File too large" "$TMP/f.err" ||
@@ -82,18 +84,25 @@ ls "$TMP/f/" | grep -q "tmp\." && fail "out of space: a temporary file was left:
 expect_ok "inspect the kept checkpoint" "$SP_BIN" inspect "$TMP/f/checkpoint.h5"
 
 # --- SIGTERM in the middle of a long evaluation, one process -------------------------------
-# 400 sequences of 64 tokens per evaluation; the signal goes as soon as the search has started
-# (its first line), i.e. during the first evaluation; the stop must not wait for it to end.
+# 120 sequences of 64 tokens per evaluation (seconds of CPU each). The signal goes once the
+# search holds its checkpoint lock (set-up done, the first evaluation starts at once) and has
+# then used 0.3 s more CPU: certainly inside the first evaluation. The stop must not wait for it.
 python3 -c "
 import json; d = json.load(open('$TOKENS'))
 s = [x[:64] for x in d['eval_ids']]
-json.dump([s[i % len(s)] for i in range(400)], open('$TMP/long.json', 'w'))"
-write_job "$TMP/ref.json" "$TMP/ref" 5 6 "$TMP/long.json" 400
-write_job "$TMP/s.json" "$TMP/s" 5 6 "$TMP/long.json" 400
+json.dump([s[i % len(s)] for i in range(120)], open('$TMP/long.json', 'w'))"
+SWARM=3 write_job "$TMP/ref.json" "$TMP/ref" 5 3 "$TMP/long.json" 120
+SWARM=3 write_job "$TMP/s.json" "$TMP/s" 5 3 "$TMP/long.json" 120
 "$SP_BIN" search "$TMP/s.json" --fresh >"$TMP/s.out" 2>&1 &
 pid=$!
-for _ in $(seq 1 1200); do grep -q "rank(s)" "$TMP/s.out" && break; sleep 0.1; done
-grep -q "rank(s)" "$TMP/s.out" || fail "SIGTERM: the search did not start in 120 s"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo -1; }
+for _ in $(seq 1 1200); do [ -f "$TMP/s/checkpoint.h5.lock" ] && break; sleep 0.1; done
+[ -f "$TMP/s/checkpoint.h5.lock" ] || fail "SIGTERM: the search did not start in 120 s"
+t0=$(cpu_ticks $pid)
+for _ in $(seq 1 1200); do
+    kill -0 $pid 2>/dev/null && [ $(( $(cpu_ticks $pid) - t0 )) -lt 30 ] || break
+    sleep 0.1
+done
 kill -TERM $pid
 rc=0; wait $pid || rc=$?
 [ "$rc" -eq 75 ] || fail "SIGTERM mid-evaluation: exit $rc, expected 75: $(tail -3 "$TMP/s.out")"
