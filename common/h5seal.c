@@ -15,7 +15,7 @@
 #include "hash.h"
 
 #define SEAL_MAGIC "swarmprune-h5-seal 1\n"
-#define SEAL_MAX_FILE ((size_t)1 << 40) /* 1 TiB: far above any checkpoint */
+#define SEAL_MAX_FILE ((size_t)1 << 32) /* 4 GiB: far above any checkpoint (read whole) */
 
 /* The 512-byte block for an image of `len` bytes whose body is buf[512, len). */
 static void seal_block(const unsigned char *buf, size_t len, unsigned char out[SP_H5SEAL_BLOCK])
@@ -124,7 +124,8 @@ static int read_regular(const char *path, unsigned char **out, size_t *len, sp_e
     }
     if ((size_t)sb.st_size > SEAL_MAX_FILE) {
         close(fd);
-        return sp_error_set(err, "%lld bytes: too large", (long long)sb.st_size);
+        return sp_error_set(err, "%lld bytes: too large for a checkpoint (limit %zu)",
+                            (long long)sb.st_size, SEAL_MAX_FILE);
     }
     size_t n = (size_t)sb.st_size, got = 0;
     unsigned char *buf = sp_xmalloc(n ? n : 1);

@@ -91,8 +91,9 @@ int sp_require_regular_file(const char *path, sp_error *err)
     struct stat sb;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) /* a FIFO would block the read forever */
         return sp_error_set(err, "%s: not a regular file (%s)", path,
-                            S_ISDIR(sb.st_mode) ? "a directory" : S_ISFIFO(sb.st_mode) ? "a FIFO"
-                                                                                       : "a device or socket");
+                            S_ISDIR(sb.st_mode)    ? "a directory"
+                            : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                                                   : "a device or socket");
     return 0;
 }
 

@@ -283,7 +283,7 @@ int sp_config_load(const char *path, sp_model_config *cfg, sp_error *err)
     return rc;
 }
 
-/* Bounds from the parser: H <= 2^20, NH,NKV,D <= 2^12, F <= 2^22, V <= 2^24, L <= 2^8 (SP_MAX_LAYERS), so one
+/* Bounds from the parser: H <= 2^20, NH,NKV,D <= 2^12, F <= 2^22, V <= 2^24, L <= 2^8, so one
  * layer is < 2^47 parameters and the whole model < 2^60: int64 cannot overflow. */
 int64_t sp_config_layer_params(const sp_model_config *cfg)
 {
