@@ -130,7 +130,11 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
     if (kit_open(job, group, &kit, rank != 0 || size == 1, err)) {
         if (size == 1) { /* alone: an ordinary error exit, no MPI_Abort noise */
             kit_close(&kit);
-            return SP_EXIT_FAILURE;
+            if (!sp_signal_pending()) return SP_EXIT_FAILURE;
+            /* stopped during set-up (e.g. the KL task's dense pass): nothing to save */
+            printf("stopped by signal %d during set-up (nothing written); run the same command "
+                   "again to start (exit code %d)\n", sp_signal_pending(), SP_EXIT_RESUMABLE);
+            return SP_EXIT_RESUMABLE;
         }
         fprintf(stderr, "swarmprune search: error (rank %d): %s\n", rank, err->msg);
         fflush(stderr);

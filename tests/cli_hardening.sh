@@ -118,6 +118,28 @@ history_of "$TMP/ref" >"$TMP/ref.hist"
 history_of "$TMP/s" >"$TMP/s.hist"
 cmp -s "$TMP/ref.hist" "$TMP/s.hist" || fail "history after SIGTERM mid-evaluation differs"
 
+# --- SIGTERM during set-up (the KL task's dense pass over 6000 calibration tokens) --------------
+# Sent once the process has used 0.5 s of CPU but not yet printed its first line: exit 75 and a
+# message, not an error (the dense pass is interrupted like an evaluation).
+cat >"$TMP/kl.json" <<JOB
+{"name": "kl", "model": "$MODEL", "task": {"type": "kl", "path": "$SHARED/data/brown/test.txt",
+ "limit": 6000, "ctx": 64}, "objective": {"type": "kl"}, "k": 4,
+ "search": {"algorithm": "pso", "budget": 6, "pso": {"swarm": 3}}, "seed": 1, "output": "$TMP/kl"}
+JOB
+"$SP_BIN" search "$TMP/kl.json" >"$TMP/kl.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 1200); do
+    kill -0 $pid 2>/dev/null && [ "$(cpu_ticks $pid)" -lt 50 ] || break
+    sleep 0.1
+done
+if grep -q "rank(s)" "$TMP/kl.out"; then
+    fail "KL set-up took under 0.5 s of CPU: the test cannot signal it (make the text longer)"
+fi
+kill -TERM $pid
+rc=0; wait $pid || rc=$?
+[ "$rc" -eq 75 ] && grep -q "stopped by signal 15 during set-up" "$TMP/kl.out" ||
+    fail "SIGTERM during set-up: exit $rc: $(tail -3 "$TMP/kl.out")"
+
 # --- --top-k 0 is the documented automatic choice ------------------------------------------------
 head -c 3000 "$SHARED/data/brown/test.txt" >"$TMP/kl.txt"
 expect_ok "eval kl --top-k 0" "$SP_BIN" eval "$FIX" --task kl --text "$TMP/kl.txt" \
