@@ -42,7 +42,8 @@ static int load_job_everywhere(const char *path, int rank, sp_job *job, sp_error
     size_t len = 0;
     long long n = -1;
     if (rank == 0) {
-        if (sp_read_file(path, &text, &len, err) == 0) n = (long long)len;
+        if (sp_require_regular_file(path, err) == 0 && sp_read_file(path, &text, &len, err) == 0)
+            n = (long long)len;
     }
     MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
     if (n < 0) {

@@ -418,7 +418,7 @@ int sp_job_load(const char *path, sp_job *job, sp_error *err)
     char *buf = NULL;
     size_t len = 0;
     memset(job, 0, sizeof *job);
-    if (sp_read_file(path, &buf, &len, err)) return -1;
+    if (sp_require_regular_file(path, err) || sp_read_file(path, &buf, &len, err)) return -1;
     int rc = sp_job_parse(buf, len, path, job, err);
     free(buf);
     return rc;

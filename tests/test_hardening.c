@@ -468,6 +468,11 @@ static void test_parser_messages(void)
     CHECK(mkfifo(path, 0600) == 0, "mkfifo");
     CHECK(sp_st_open_file(path, &sft, &err) != 0 && strstr(err.msg, "not a regular file"),
           "safetensors FIFO: %s", err.msg);
+    snprintf(path, sizeof path, "%s/job.json", fifo_dir);
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo");
+    sp_job job;
+    CHECK(sp_job_load(path, &job, &err) != 0 && strstr(err.msg, "not a regular file"),
+          "job FIFO: %s", err.msg);
 }
 
 int main(void)
