@@ -382,7 +382,6 @@ static void print_progress(const run_ctx *r, double t_start, size_t n_start)
     fflush(stdout);
 }
 
-/* summary.json of one k: the answer and how it was found. */
 /* "infeasible_candidates": the masks whose objective metric was NaN (fitness +inf in the
  * history), found again from the recorded metrics so that a resumed run lists them too. */
 static void add_infeasible(const run_ctx *r, cJSON *o)
@@ -398,6 +397,7 @@ static void add_infeasible(const run_ctx *r, cJSON *o)
     }
 }
 
+/* summary.json of one k: the answer and how it was found. */
 static int write_summary(const run_ctx *r, const char *path, sp_error *err)
 {
     sp_mask best;
