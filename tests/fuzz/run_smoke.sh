@@ -3,11 +3,11 @@
 # seconds on its seed corpus (fixed libFuzzer seed: the same run each time; SP_FUZZ_SEED
 # changes it); fails when any harness crashes, leaks, hits undefined behaviour or
 # times out. Exit 77 (skip) with the reason when clang or libFuzzer is missing.
-#   bash tests/fuzz/run_smoke.sh [BUILD_DIR (build-fuzz)] [SECONDS per harness (18)]
+#   bash tests/fuzz/run_smoke.sh [BUILD_DIR (build-fuzz)] [SECONDS per harness (16)]
 set -uo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bdir=${1:-$src/build-fuzz}
-secs=${2:-18}
+secs=${2:-16}
 cc=${SP_FUZZ_CC:-clang}
 if ! command -v "$cc" >/dev/null; then
     echo "fuzz smoke: SKIPPED: $cc not found (apt-get install clang)"
