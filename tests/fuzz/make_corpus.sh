@@ -139,4 +139,9 @@ else
     echo "make_corpus: no seed program given: the GGUF corpus is empty" >&2
 fi
 printf 'GGUF\003\000\000\000' >"$out/gguf/magic-only.gguf"
+# ---- inputs that once crashed (tests/fuzz/regress/<harness>/): every smoke replays them -----
+for d in "$src"/tests/fuzz/regress/*/; do
+    h=$(basename "$d")
+    for f in "$d"*; do [ -f "$f" ] && cat "$f" >"$out/$h/regress-$(basename "$f")"; done
+done
 echo "make_corpus: seeds in $out ($(find "$out" -type f | wc -l) files)"
