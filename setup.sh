@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 PACKAGES=(build-essential cmake pkgconf git openmpi-bin libopenmpi-dev libhdf5-dev hdf5-tools
-          libcjson-dev libopenblas-dev libpcre2-dev slurm-wlm munge python3-pip ca-certificates time)
+          libcjson-dev libopenblas-dev libpcre2-dev slurm-wlm munge python3-pip ca-certificates
+          clang libclang-rt-dev time)
 BUILD_DIR=${SP_BUILD_DIR:-build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -65,7 +66,7 @@ run_main_job() {
 
 # The bad-input tests (every file format and command line) run a second time in an
 # AddressSanitizer + UndefinedBehaviorSanitizer build (CPU only).
-ASAN_TESTS='test_(safetensors|safetensors_write|config|model|gguf|gguf_convert|mc_data|checkpoint|tokenizer|mask_rng|search_basics|export|report|tp_shard)$|cli_(analyze|tokenize|convert|report|export|hellaswag)$'
+ASAN_TESTS='test_(hardening|safetensors|safetensors_write|config|model|gguf|gguf_convert|mc_data|checkpoint|tokenizer|mask_rng|search_basics|export|report|tp_shard)$|cli_(analyze|tokenize|convert|report|export|hellaswag)$'
 
 run_tests() {
     local rc=0
@@ -75,6 +76,12 @@ run_tests() {
     cmake --build "$BUILD_DIR-asan" -j "$JOBS" >/dev/null
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -j "$JOBS" -R "$ASAN_TESTS" || rc=$?
+    # Every parser under libFuzzer for a few seconds each (clang; skipped with the reason without).
+    echo "setup: fuzz smoke (tests/fuzz/run_smoke.sh)"
+    local frc=0
+    bash tests/fuzz/run_smoke.sh "$BUILD_DIR-fuzz" || frc=$?
+    [ $frc -eq 77 ] && echo "setup: fuzz smoke skipped (reason above)"
+    [ $frc -ne 0 ] && [ $frc -ne 77 ] && rc=$frc
     return $rc
 }
 

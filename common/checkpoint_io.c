@@ -14,6 +14,7 @@
 #include "checkpoint.h"
 #include "checkpoint_internal.h"
 #include "h5io.h"
+#include "h5seal.h"
 
 typedef struct {
     hid_t file;
@@ -195,15 +196,16 @@ static int write_file(const char *path, const sp_ckpt *c, sp_error *err)
     SP_ASSERT(c->history.n_layers == c->n_layers && c->freq.n_layers == c->n_layers);
     SP_ASSERT_MSG(c->job_text && strlen(c->job_hash) == 16,
                   "sp_ckpt_write: call sp_ckpt_set_job before writing");
-    wctx w = {.file = sp_h5_file_create(path, err), .sum = 0, .count = 0};
+    /* Built in memory, sealed with a whole-file checksum, written with write(2) (h5seal.h). */
+    wctx w = {.file = sp_h5seal_create(path, err), .sum = 0, .count = 0};
     if (w.file < 0) return -1;
     if (write_parts(&w, c, err) < 0 || write_root(&w, c, err) < 0) {
-        H5Fclose(w.file);
+        H5Fclose(w.file); /* in memory: cannot fail on a full disk */
         return -1;
     }
-    /* A leaked object id would keep the file open past H5Fclose (and unflushed at fsync). */
+    /* A leaked object id would keep the file open past H5Fclose (and the image incomplete). */
     SP_ASSERT(H5Fget_obj_count(w.file, H5F_OBJ_ALL) == 1);
-    return sp_h5_file_close(w.file, path, err);
+    return sp_h5seal_save(w.file, path, err);
 }
 
 static int fsync_path(const char *path, int is_dir, sp_error *err)

@@ -14,6 +14,7 @@
 #include "checkpoint.h"
 #include "checkpoint_internal.h"
 #include "h5io.h"
+#include "h5seal.h"
 
 typedef struct {
     hid_t file;
@@ -349,10 +350,9 @@ static int check_identity(const rctx *r, const sp_ckpt *c, const char *created,
 static int read_file(const char *path, const char *expect_job_hash, const char *expect_fp,
                      sp_ckpt *c, sp_error *err)
 {
-    if (access(path, R_OK) != 0) return sp_error_set(err, "cannot open: %s", strerror(errno));
-    rctx r = {.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), .sum = 0, .count = 0};
-    if (r.file < 0)
-        return sp_h5_fail(err, "cannot open as HDF5 (not an HDF5 file, truncated or damaged)");
+    /* The whole file is verified (seal in the user block) before HDF5 parses any of it. */
+    rctx r = {.file = sp_h5seal_open(path, err), .sum = 0, .count = 0};
+    if (r.file < 0) return -1;
     char *created = NULL, *updated = NULL, *sum = NULL;
     int64_t n_datasets = 0;
     int rc = -1;
@@ -381,11 +381,16 @@ int sp_ckpt_read(const char *path, const char *expect_job_hash, const char *expe
     char prev[4096];
     size_t n = strlen(path);
     int is_prev = n >= 5 && strcmp(path + n - 5, ".prev") == 0;
+    /* Another job or model: the .prev is of that job too; only damage points to it. */
+    if (err && (strstr(err->msg, "belongs to a different job") ||
+                strstr(err->msg, "written for a different model")))
+        return -1;
     if (!is_prev && snprintf(prev, sizeof prev, "%s.prev", path) < (int)sizeof prev &&
         access(prev, R_OK) == 0 && err) {
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof err->msg - len,
-                 "; the previous checkpoint %s may be usable: pass --checkpoint %s", prev, prev);
+                 "; the previous checkpoint %s may be usable: check it with `swarmprune inspect "
+                 "%s`, then copy it over %s and run the same command again", prev, prev, path);
     }
     return -1;
 }

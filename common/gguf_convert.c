@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "gguf_quant.h"
+#include "mask.h"
 #include "safetensors_write.h"
 
 /* --- config ------------------------------------------------------------------------------ */
@@ -52,8 +53,13 @@ static int cv_arch(const sp_gguf *g, sp_error *err)
 static int cv_dims(const sp_gguf *g, sp_model_config *cfg, sp_error *err)
 {
     int64_t kl = 0, vl = 0, rd = 0;
-    if (sp_gguf_get_int(g, "llama.block_count", 1, 1, 4096, &cfg->n_layers, err) < 0 ||
-        sp_gguf_get_int(g, "llama.embedding_length", 1, 1, 1 << 20, &cfg->hidden, err) < 0 ||
+    if (sp_gguf_get_int(g, "llama.block_count", 1, 1, INT32_MAX, &cfg->n_layers, err) < 0)
+        return -1;
+    if (cfg->n_layers > SP_MAX_LAYERS) /* one limit for the whole program (mask.h) */
+        return sp_error_set(err, "%s: metadata key \"llama.block_count\": %lld layers: swarmprune "
+                                 "handles at most %d layers (SP_MAX_LAYERS)", g->path,
+                            (long long)cfg->n_layers, SP_MAX_LAYERS);
+    if (sp_gguf_get_int(g, "llama.embedding_length", 1, 1, 1 << 20, &cfg->hidden, err) < 0 ||
         sp_gguf_get_int(g, "llama.feed_forward_length", 1, 1, 1 << 22, &cfg->ffn, err) < 0 ||
         sp_gguf_get_int(g, "llama.attention.head_count", 1, 1, 4096, &cfg->n_heads, err) < 0 ||
         sp_gguf_get_int(g, "llama.context_length", 1, 1, INT64_C(1) << 40, &cfg->max_pos,

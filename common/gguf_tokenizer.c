@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gguf_convert.h"
+#include "tokenizer.h"
 
 /* GPT-2's ByteLevel regex (tokenizer.ggml.pre "gpt2" / "default"). */
 static const char GT_RE_GPT2[] =
@@ -347,6 +348,14 @@ int sp_gguf_write_tokenizer(const sp_gguf *g, const sp_model_config *cfg, const 
     int rc = gt_write_json(root, dir, "tokenizer.json", err);
     cJSON_Delete(root);
     if (rc) return -1;
+    /* Load what was written: a tokenizer the loader refuses later (e.g. merges of tokens not
+     * in the vocabulary) is refused now, at convert, naming the GGUF file. */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    sp_tokenizer *tok = NULL;
+    if (sp_tokenizer_load(path, &tok, err))
+        return sp_error_wrap(err, "%s: the tokenizer in tokenizer.ggml.* is not usable", g->path);
+    sp_tokenizer_free(tok);
     cJSON *tc = gt_config(&c, cfg);
     rc = gt_write_json(tc, dir, "tokenizer_config.json", err);
     cJSON_Delete(tc);

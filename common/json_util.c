@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int sp_read_file(const char *path, char **buf, size_t *len, sp_error *err)
 {
@@ -31,8 +32,29 @@ int sp_read_file(const char *path, char **buf, size_t *len, sp_error *err)
     return 0;
 }
 
+/* Deepest nesting of arrays/objects in text[0, n), strings skipped (for the error message). */
+static int json_depth_at(const char *text, size_t n)
+{
+    int depth = 0, max = 0, in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') in_str = 1;
+        else if ((c == '[' || c == '{') && ++depth > max) max = depth;
+        else if (c == ']' || c == '}') depth--;
+    }
+    return max;
+}
+
 int sp_json_parse(const char *text, size_t len, const char *what, cJSON **out, sp_error *err)
 {
+    /* cJSON takes a NUL byte for whitespace (or the end): a NUL is never valid JSON text. */
+    const char *nul = memchr(text, '\0', len);
+    if (nul)
+        return sp_error_set(err, "%s: invalid JSON: NUL byte at byte %zu", what,
+                            (size_t)(nul - text));
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
@@ -42,6 +64,10 @@ int sp_json_parse(const char *text, size_t len, const char *what, cJSON **out, s
             if (text[i] == '\n') line++, col = 1;
             else col++;
         }
+        if (json_depth_at(text, off < len ? off + 1 : len) >= CJSON_NESTING_LIMIT)
+            return sp_error_set(err, "%s: invalid JSON at byte %zu (line %zu, column %zu): "
+                                     "arrays/objects nested deeper than %d levels", what, off,
+                                line, col, CJSON_NESTING_LIMIT);
         return sp_error_set(err, "%s: invalid JSON at byte %zu (line %zu, column %zu)", what, off,
                             line, col);
     }
@@ -60,8 +86,20 @@ int sp_json_parse(const char *text, size_t len, const char *what, cJSON **out, s
     return 0;
 }
 
+int sp_require_regular_file(const char *path, sp_error *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) /* a FIFO would block the read forever */
+        return sp_error_set(err, "%s: not a regular file (%s)", path,
+                            S_ISDIR(sb.st_mode)    ? "a directory"
+                            : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                                                   : "a device or socket");
+    return 0;
+}
+
 int sp_json_parse_file(const char *path, cJSON **out, sp_error *err)
 {
+    if (sp_require_regular_file(path, err)) return -1;
     char *buf = NULL;
     size_t len = 0;
     if (sp_read_file(path, &buf, &len, err)) return -1;

@@ -14,6 +14,9 @@
 
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
 int sp_read_file(const char *path, char **buf, size_t *len, sp_error *err);
+/* Refuses an existing path that is not a regular file (FIFO, device, directory) without
+ * opening it; a missing path passes (the open reports it). */
+int sp_require_regular_file(const char *path, sp_error *err);
 
 /* Parses text; on a syntax error the message names `what`, the byte offset, line and column. */
 int sp_json_parse(const char *text, size_t len, const char *what, cJSON **out, sp_error *err);

@@ -157,9 +157,19 @@ void sp_model_fingerprint(const sp_model *m, char out[17])
     for (int i = 0; i < m->st.n_tensors; i++) {
         const sp_tensor *t = &m->st.tensors[i];
         h = sp_fnv1a(h, t->name, strlen(t->name));
-        int64_t meta[3 + SP_TENSOR_MAX_DIMS] = {t->dtype, t->ndim, (int64_t)t->nbytes};
-        for (int d = 0; d < t->ndim; d++) meta[3 + d] = t->shape[d];
+        /* data offset as in the header's data_offsets (relative to the shard's data start) */
+        int64_t rel = (int64_t)(t->file_offset - m->st.files[t->file_index].data_start);
+        int64_t meta[5 + SP_TENSOR_MAX_DIMS] = {t->dtype, t->ndim, (int64_t)t->nbytes,
+                                                t->file_index, rel};
+        for (int d = 0; d < t->ndim; d++) meta[5 + d] = t->shape[d];
         h = sp_fnv1a(h, meta, sizeof meta);
+        /* A sample of the data (first and last 32 bytes): two pages per tensor, so weights
+         * swapped between same-shape tensors change the fingerprint; not a hash of all data. */
+        size_t k = t->nbytes < 32 ? t->nbytes : 32;
+        if (k) {
+            h = sp_fnv1a(h, t->data, k);
+            h = sp_fnv1a(h, (const unsigned char *)t->data + t->nbytes - k, k);
+        }
     }
     snprintf(out, 17, "%016" PRIx64, h);
 }

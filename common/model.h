@@ -43,7 +43,8 @@ int sp_model_gguf_dir(const char *gguf, char *dir, size_t size, sp_error *err);
 void sp_model_close(sp_model *m);
 
 /* Fingerprint of the model (16 hex digits): the parsed config + every tensor's name, dtype,
- * shape and byte size. Checkpoints and exports record it to refuse a different model. */
+ * shape, byte size, shard and data offset, and a sample of its data (first and last 32 bytes;
+ * not all of it). Checkpoints, DONE markers and exports record it to refuse a different model. */
 void sp_model_fingerprint(const sp_model *m, char out[17]);
 
 /* Bytes of one layer's tensors as stored (real byte counts from the files). */

@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "json_util.h"
+#include "mask.h"
 
 /* Upper bounds keep every parameter count far below 2^62 (see sp_config_total_params). */
 #define SP_CFG_MAX_HIDDEN (1 << 20)
-#define SP_CFG_MAX_LAYERS 4096
 #define SP_CFG_MAX_HEADS 4096
 #define SP_CFG_MAX_HEAD_DIM 4096
 #define SP_CFG_MAX_FFN (1 << 22)
@@ -105,8 +105,12 @@ static int cfg_dims(const cJSON *root, const char *what, sp_model_config *cfg, s
     rc |= sp_json_member_int(root, "", "hidden_size", 1, 1, SP_CFG_MAX_HIDDEN, &cfg->hidden,
                              err) < 0;
     if (!rc)
-        rc |= sp_json_member_int(root, "", "num_hidden_layers", 1, 1, SP_CFG_MAX_LAYERS,
+        rc |= sp_json_member_int(root, "", "num_hidden_layers", 1, 1, INT32_MAX,
                                  &cfg->n_layers, err) < 0;
+    if (!rc && cfg->n_layers > SP_MAX_LAYERS) /* one limit for the whole program (mask.h) */
+        return sp_error_set(err, "%s: num_hidden_layers: %lld layers: swarmprune handles at "
+                                 "most %d layers (SP_MAX_LAYERS)", what,
+                            (long long)cfg->n_layers, SP_MAX_LAYERS);
     if (!rc)
         rc |= sp_json_member_int(root, "", "num_attention_heads", 1, 1, SP_CFG_MAX_HEADS,
                                  &cfg->n_heads, err) < 0;
@@ -273,13 +277,13 @@ int sp_config_load(const char *path, sp_model_config *cfg, sp_error *err)
 {
     char *buf = NULL;
     size_t len = 0;
-    if (sp_read_file(path, &buf, &len, err)) return -1;
+    if (sp_require_regular_file(path, err) || sp_read_file(path, &buf, &len, err)) return -1;
     int rc = sp_config_parse(buf, len, path, cfg, err);
     free(buf);
     return rc;
 }
 
-/* Bounds from the parser: H <= 2^20, NH,NKV,D <= 2^12, F <= 2^22, V <= 2^24, L <= 2^12, so one
+/* Bounds from the parser: H <= 2^20, NH,NKV,D <= 2^12, F <= 2^22, V <= 2^24, L <= 2^8, so one
  * layer is < 2^47 parameters and the whole model < 2^60: int64 cannot overflow. */
 int64_t sp_config_layer_params(const sp_model_config *cfg)
 {

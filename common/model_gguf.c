@@ -1,6 +1,6 @@
 /* model_gguf.c — opening a GGUF file where a model directory is expected: the file is converted
  * once (common/gguf_convert.c: dequantized to F32, Q/K rotary rows restored, tokenizer rebuilt)
- * into a cache directory keyed by the file's path, size and modification time, and that
+ * into a cache directory keyed by the file's path, size, mtime (ns) and inode, and that
  * Hugging Face directory is opened. Concurrent ranks converting the same file each write a
  * private temporary directory; the first rename wins and the others use its result. */
 #include <errno.h>
@@ -24,7 +24,7 @@ int sp_model_path_is_gguf(const char *path)
            S_ISREG(sb.st_mode);
 }
 
-/* <cache>/gguf/<file stem>-<16 hex digits of (real path, size, mtime)> */
+/* <cache>/gguf/<file stem>-<16 hex digits of (real path, size, mtime in ns, inode)> */
 static int cache_dir_for(const char *gguf, char *out, size_t size, sp_error *err)
 {
     struct stat sb;
@@ -33,7 +33,9 @@ static int cache_dir_for(const char *gguf, char *out, size_t size, sp_error *err
         free(real);
         return sp_error_set(err, "%s: cannot open: %s", gguf, strerror(errno));
     }
-    int64_t key[2] = {(int64_t)sb.st_size, (int64_t)sb.st_mtime};
+    /* mtime to the nanosecond: a file rewritten within the same second gets a new key */
+    int64_t key[4] = {(int64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec,
+                      (int64_t)sb.st_mtim.tv_nsec, (int64_t)sb.st_ino};
     uint64_t h = sp_fnv1a(sp_fnv1a(SP_FNV_OFFSET, real, strlen(real)), key, sizeof key);
     const char *base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
     const char *cache = getenv("SWARMPRUNE_CACHE"), *home = getenv("HOME");

@@ -42,8 +42,12 @@ const char *sp_dtype_name(sp_dtype dt)
 
 int64_t sp_tensor_numel(const sp_tensor *t)
 {
+    /* A zero dimension makes the product 0 whatever the others are (which may be huge: the
+     * nbytes check bounds the product only when no dimension is 0). */
+    for (int i = 0; i < t->ndim; i++)
+        if (t->shape[i] == 0) return 0;
     int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->shape[i]; /* fits: nbytes was checked */
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i]; /* fits: nbytes (> 0 here) was checked */
     return n;
 }
 
@@ -173,7 +177,7 @@ static int st_map_file(const char *path, sp_st_file *f, uint64_t *hlen, sp_error
     memset(f, 0, sizeof *f);
     f->fd = -1;
     f->path = sp_xstrdup(path);
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block here */
     if (f->fd < 0) return sp_error_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(f->fd, &sb) != 0) return sp_error_set(err, "%s: stat: %s", path, strerror(errno));

@@ -116,6 +116,13 @@ static int sp_tok_count_ids(const cJSON *vocab, const cJSON *added, int64_t *n_i
         if (sp_json_member_int(a, path, "id", 1, 0, INT32_MAX - 1, &id, err) < 0) return -1;
         if (id > max) max = id;
     }
+    /* Tables are indexed by id: bound them by the number of tokens, not by the largest id (one
+     * huge id would otherwise allocate gigabytes). Real vocabularies are dense. */
+    int64_t n_tokens = cJSON_GetArraySize(vocab) + i;
+    if (max >= 2 * n_tokens + 1024)
+        return sp_error_set(err, "token id %lld is far beyond the %lld tokens of model.vocab and "
+                                 "added_tokens (ids must be dense: at most %lld)", (long long)max,
+                            (long long)n_tokens, (long long)(2 * n_tokens + 1023));
     *n_ids = max + 1;
     return 0;
 }
@@ -244,8 +251,8 @@ static int sp_tok_load_model(sp_tokenizer *tok, const cJSON *root, sp_error *err
     if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added))
         return sp_error_set(err, "added_tokens: expected an array, got %s",
                             sp_json_type_name(added));
+    if (!vocab->child) return sp_error_set(err, "model.vocab: empty (a BPE tokenizer needs tokens)");
     if (sp_tok_count_ids(vocab, cJSON_IsArray(added) ? added : NULL, &tok->n_ids, err)) return -1;
-    if (tok->n_ids == 0) return sp_error_set(err, "model.vocab: empty");
     tok->id_off = sp_xcalloc((size_t)tok->n_ids, sizeof *tok->id_off);
     tok->id_len = sp_xmalloc((size_t)tok->n_ids * sizeof *tok->id_len);
     for (int64_t i = 0; i < tok->n_ids; i++) tok->id_len[i] = UINT32_MAX;

@@ -42,7 +42,8 @@ static int load_job_everywhere(const char *path, int rank, sp_job *job, sp_error
     size_t len = 0;
     long long n = -1;
     if (rank == 0) {
-        if (sp_read_file(path, &text, &len, err) == 0) n = (long long)len;
+        if (sp_require_regular_file(path, err) == 0 && sp_read_file(path, &text, &len, err) == 0)
+            n = (long long)len;
     }
     MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
     if (n < 0) {
@@ -76,6 +77,11 @@ static int kit_open(const sp_job *job, MPI_Comm group, worker_kit *k, int need_e
     if (!need_evaluator) return 0;
     sp_engine_options eo = {.backend = (sp_backend)job->backend, .threads = job->threads};
     if (sp_engine_create_group(&k->model, &eo, group, &k->engine, err)) return -1;
+    if (group == MPI_COMM_NULL) { /* alone: stop within the grace period, even mid-evaluation */
+        int size = 1;
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        if (size == 1) sp_engine_set_stop(k->engine, sp_signal_pending);
+    }
     return sp_evaluator_create(job, &k->model, k->engine, &k->ev, err);
 }
 
@@ -84,6 +90,20 @@ static void kit_close(worker_kit *k)
     sp_evaluator_free(k->ev);
     sp_engine_free(k->engine);
     if (k->model_open) sp_model_close(&k->model);
+}
+
+/* Every k has a DONE marker for this job and this model: the model is opened (mapped, not read)
+ * only when the markers match the job, to compare its fingerprint. */
+static int finished_earlier(const sp_job *job)
+{
+    if (!sp_search_all_done(job, NULL)) return 0;
+    sp_model m;
+    sp_error e = {{0}};
+    if (sp_model_open(job->model, &m, &e)) return 0; /* reported by the real load below */
+    char fp[17];
+    sp_model_fingerprint(&m, fp);
+    sp_model_close(&m);
+    return sp_search_all_done(job, fp);
 }
 
 static int run_rank(sp_job *job, int rank, int size, const sp_search_options *opt, sp_error *err)
@@ -97,7 +117,7 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
         if (sp_config_load(path, &cfg, err) || sp_tp_plan_make(&cfg, 0, job->tp, &plan, err))
             return SP_EXIT_FAILURE;
     }
-    int all_done = rank == 0 && opt->resume && sp_search_all_done(job);
+    int all_done = rank == 0 && opt->resume && finished_earlier(job);
     MPI_Bcast(&all_done, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (all_done) { /* a requeue or re-submission of a finished search: load nothing */
         if (rank == 0)
@@ -111,7 +131,11 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
     if (kit_open(job, group, &kit, rank != 0 || size == 1, err)) {
         if (size == 1) { /* alone: an ordinary error exit, no MPI_Abort noise */
             kit_close(&kit);
-            return SP_EXIT_FAILURE;
+            if (!sp_signal_pending()) return SP_EXIT_FAILURE;
+            /* stopped during set-up (e.g. the KL task's dense pass): nothing to save */
+            printf("stopped by signal %d during set-up (nothing written); run the same command "
+                   "again to start (exit code %d)\n", sp_signal_pending(), SP_EXIT_RESUMABLE);
+            return SP_EXIT_RESUMABLE;
         }
         fprintf(stderr, "swarmprune search: error (rank %d): %s\n", rank, err->msg);
         fflush(stderr);
@@ -179,6 +203,9 @@ int cmd_search(int argc, char **argv)
     if (opt.require_resume && !opt.resume)
         return sp_cli_usage_error("search", "--resume and --fresh exclude each other");
     int under_mpirun = getenv("OMPI_COMM_WORLD_SIZE") != NULL; /* set by mpirun / orted */
+    /* Before anything slow (MPI_Init takes seconds on a loaded machine): a SIGUSR1 / SIGTERM
+     * arriving early is recorded, not fatal. Again after MPI_Init, in case it replaced them. */
+    sp_signals_install();
     MPI_Init(&argc, &argv);
     sp_signals_install();
     int rank, size;

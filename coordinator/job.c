@@ -1,10 +1,12 @@
 /* job.c — loads and validates the search job file (see job.h and the README's job reference). */
 #include "job.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/json_util.h"
 #include "worker/engine.h"
@@ -257,6 +259,29 @@ static int parse_fidelities(const cJSON *s, sp_job *job, sp_error *err)
     return 0;
 }
 
+/* A parameter block the chosen algorithm does not read (e.g. "woa" under "pso") is refused:
+ * silently ignoring it hides a typo in "algorithm" or a forgotten edit. */
+static int check_blocks(const cJSON *s, sp_alg_kind kind, const char *alg, sp_error *err)
+{
+    static const struct {
+        const char *key;
+        unsigned kinds; /* bit per sp_alg_kind that reads the block */
+    } blocks[] = {
+        {"pso", 1u << SP_ALG_PSO | 1u << SP_ALG_BPSO},
+        {"woa", 1u << SP_ALG_WOA},
+        {"evo", 1u << SP_ALG_EVO},
+        {"enumeration", 1u << SP_ALG_RANDOM | 1u << SP_ALG_EXHAUSTIVE | 1u << SP_ALG_GREEDY |
+                            1u << SP_ALG_FIXED},
+    };
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        if (sp_json_get(s, blocks[i].key) && !(blocks[i].kinds & (1u << kind)))
+            return sp_error_set(err, "search.%s: parameters for another algorithm: "
+                                     "search.algorithm is \"%s\", which does not read them "
+                                     "(remove the block or change the algorithm)",
+                                blocks[i].key, alg);
+    return 0;
+}
+
 static int parse_search(const cJSON *root, sp_job *job, sp_error *err)
 {
     static const char *const keys[] = {"algorithm", "budget", "fidelities", "pso", "woa", "evo",
@@ -272,7 +297,8 @@ static int parse_search(const cJSON *root, sp_job *job, sp_error *err)
     if (sp_json_member_int(s, "search", "budget", 1, 1, INT64_C(1) << 40, &job->budget, err) < 0)
         return -1;
     if (parse_pso(s, &job->search.pso, err) || parse_woa(s, &job->search.woa, err) ||
-        parse_evo(s, &job->search.evo, err) || parse_enum(s, &job->search.enumeration, err))
+        parse_evo(s, &job->search.evo, err) || parse_enum(s, &job->search.enumeration, err) ||
+        check_blocks(s, kind, alg, err))
         return -1;
     return parse_fidelities(s, job, err);
 }
@@ -285,9 +311,16 @@ static int parse_seed(const cJSON *root, sp_job *job, sp_error *err)
     if (cJSON_IsString(s)) { /* 64-bit seeds as decimal strings */
         const char *p = s->valuestring;
         char *end = NULL;
-        if (!p[0] || p[0] == '-') return sp_error_set(err, "seed: expected a decimal string");
+        /* digits only: strtoull would take "+5", " 5" and clamp above 2^64-1 */
+        size_t nd = strspn(p, "0123456789");
+        if (!p[0] || p[nd] != '\0')
+            return sp_error_set(err, "seed: expected a decimal string of digits, got \"%.80s\"",
+                                p);
+        errno = 0;
         unsigned long long v = strtoull(p, &end, 10);
-        if (*end) return sp_error_set(err, "seed: expected a decimal string, got \"%s\"", p);
+        if (errno == ERANGE)
+            return sp_error_set(err, "seed: \"%.80s\" is above 2^64-1 = 18446744073709551615",
+                                p);
         job->seed = v;
         return 0;
     }
@@ -331,8 +364,17 @@ static int parse_paths(const cJSON *root, const char *file, sp_job *job, sp_erro
             return -1;
     }
     job->checkpoint_interval = (int)interval;
-    if (cpath) job->checkpoint = resolve_path(file, cpath);
-    else {
+    struct stat sb;
+    size_t cl = cpath ? strlen(cpath) : 0;
+    if (cpath && (cl == 0 || cpath[cl - 1] == '/'))
+        return sp_error_set(err, "checkpoint.path: \"%s\" names a directory, not a file (e.g. "
+                                 "\"%s%scheckpoint.h5\")", cpath, cpath, cl ? "" : "./");
+    if (cpath) {
+        job->checkpoint = resolve_path(file, cpath);
+        if (stat(job->checkpoint, &sb) == 0 && S_ISDIR(sb.st_mode))
+            return sp_error_set(err, "checkpoint.path: \"%s\" (%s) is a directory, not a file "
+                                     "(e.g. \"%s/checkpoint.h5\")", cpath, job->checkpoint, cpath);
+    } else {
         size_t m = strlen(job->output) + 32;
         job->checkpoint = sp_xmalloc(m);
         snprintf(job->checkpoint, m, "%s/checkpoint.h5", job->output);
@@ -376,7 +418,7 @@ int sp_job_load(const char *path, sp_job *job, sp_error *err)
     char *buf = NULL;
     size_t len = 0;
     memset(job, 0, sizeof *job);
-    if (sp_read_file(path, &buf, &len, err)) return -1;
+    if (sp_require_regular_file(path, err) || sp_read_file(path, &buf, &len, err)) return -1;
     int rc = sp_job_parse(buf, len, path, job, err);
     free(buf);
     return rc;

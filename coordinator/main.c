@@ -1,4 +1,5 @@
 /* main.c — the `swarmprune` front door: dispatches to a subcommand. */
+#include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Once, process-wide: no HDF5-DIAG printing; our messages carry HDF5's stack (sp_h5_fail). */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (argc < 2) {
         usage(stderr);
         return SP_EXIT_USAGE;

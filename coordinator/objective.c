@@ -50,12 +50,15 @@ int sp_objective_validate(const sp_objective *o, sp_error *err)
 
 static int need(double v, const char *what, sp_error *err)
 {
-    if (isnan(v)) return sp_error_set(err, "objective: metric %s is NaN", what);
+    if (isnan(v)) {
+        sp_error_set(err, "objective: metric %s is NaN", what);
+        return 1; /* infeasible, not a failure */
+    }
     return 0;
 }
 
-int sp_objective_fitness(const sp_objective *o, const sp_metrics *m, double *fitness,
-                         sp_error *err)
+static int fitness_raw(const sp_objective *o, const sp_metrics *m, double *fitness,
+                       sp_error *err)
 {
     switch (o->kind) {
     case SP_OBJ_ACC: *fitness = -m->acc; return need(m->acc, "acc", err);
@@ -66,15 +69,15 @@ int sp_objective_fitness(const sp_objective *o, const sp_metrics *m, double *fit
         double A = o->use_acc_norm ? m->acc_norm : m->acc;
         double score = 0.0;
         if (o->w_acc > 0) {
-            if (need(A, o->use_acc_norm ? "acc_norm" : "acc", err)) return -1;
+            if (need(A, o->use_acc_norm ? "acc_norm" : "acc", err)) return 1;
             score += o->w_acc * A;
         }
         if (o->w_size > 0) {
-            if (need(m->size_fraction_removed, "size_fraction_removed", err)) return -1;
+            if (need(m->size_fraction_removed, "size_fraction_removed", err)) return 1;
             score += o->w_size * m->size_fraction_removed;
         }
         if (o->w_time > 0) {
-            if (need(m->time_ratio, "time_ratio", err)) return -1;
+            if (need(m->time_ratio, "time_ratio", err)) return 1;
             score += o->w_time * (1.0 - m->time_ratio);
         }
         *fitness = -score;
@@ -82,4 +85,12 @@ int sp_objective_fitness(const sp_objective *o, const sp_metrics *m, double *fit
     }
     default: return sp_error_set(err, "objective.kind: unknown kind %d", (int)o->kind);
     }
+}
+
+int sp_objective_fitness(const sp_objective *o, const sp_metrics *m, double *fitness,
+                         sp_error *err)
+{
+    int rc = fitness_raw(o, m, fitness, err);
+    if (rc == 1) *fitness = INFINITY; /* infeasible: the worst fitness */
+    return rc;
 }

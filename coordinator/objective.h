@@ -35,8 +35,9 @@ void sp_objective_default(sp_objective *o, sp_objective_kind kind);
 int sp_objective_validate(const sp_objective *o, sp_error *err);
 const char *sp_objective_kind_name(sp_objective_kind kind);
 int sp_objective_kind_parse(const char *name, sp_objective_kind *out, sp_error *err);
-/* Fitness (lower is better). A NaN in a metric the objective uses is an error. +inf NLL/KL
- * (a collapsed model) is allowed and gives +inf fitness. */
+/* Fitness (lower is better). A NaN in a metric the objective uses makes the candidate
+ * infeasible: returns 1 with the reason in err (the search records fitness +inf and goes on);
+ * -1 is a real error. +inf NLL/KL (a collapsed model) is allowed and gives +inf fitness. */
 int sp_objective_fitness(const sp_objective *o, const sp_metrics *m, double *fitness,
                          sp_error *err);
 

@@ -195,6 +195,28 @@ static int read_summary(sp_report_run *r, sp_error *err)
     return 0;
 }
 
+/* Infeasible candidates: fitness +inf in the history while the objective's metric is NaN (the
+ * search records a NaN metric that way and goes on). Counted and named in the run's note. */
+static void note_infeasible(sp_report_run *r)
+{
+    const sp_ckpt_history *h = &r->ck.history;
+    int col = -1;
+    if (r->metric >= 0 && r->metric < SP_REPORT_N_METRICS)
+        for (int j = 0; j < h->n_metrics; j++)
+            if (strcmp(h->metric_names[j], metric_names[r->metric]) == 0) col = j;
+    size_t n = 0, first = 0;
+    for (size_t e = 0; col >= 0 && e < h->n; e++)
+        if (isinf(h->fitness[e]) && h->fitness[e] > 0 && isnan(h->metrics[e * h->n_metrics + col]))
+            if (n++ == 0) first = e;
+    if (n == 0) return;
+    char mb[1024];
+    size_t len = strlen(r->note);
+    snprintf(r->note + len, sizeof r->note - len,
+             "%s%zu infeasible candidate(s) (metric %s is NaN; recorded with fitness +inf), the "
+             "first removing {%s}", len ? "; " : "", n, metric_names[r->metric],
+             sp_mask_format(&h->mask[first], mb, sizeof mb));
+}
+
 int sp_report_load(const char *path, sp_report_run *r, sp_error *err)
 {
     memset(r, 0, sizeof *r);
@@ -215,6 +237,7 @@ int sp_report_load(const char *path, sp_report_run *r, sp_error *err)
             if (isfinite(r->ck.history.wall_time[e]) && r->ck.history.wall_time[e] > r->wall_seconds)
                 r->wall_seconds = r->ck.history.wall_time[e];
         rc = read_summary(r, err);
+        if (rc == 0) note_infeasible(r);
     }
     if (rc) sp_report_run_free(r);
     return rc;

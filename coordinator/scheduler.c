@@ -105,8 +105,17 @@ static int evaluate_local(sp_sched *s, const sp_candidate *cands, int n, double 
     for (int i = 0; i < n; i++) {
         if (sp_signal_pending()) return SP_SCHED_STOPPED;
         if (sp_evaluator_run(s->local, &cands[i].mask, cands[i].fidelity,
-                             &metrics[(size_t)i * SP_METRIC_COUNT], err))
+                             &metrics[(size_t)i * SP_METRIC_COUNT], err)) {
+            /* Interrupted mid-evaluation (sp_engine_set_stop): the candidate is abandoned, not
+             * recorded, and scored again from scratch on resume (same result: deterministic). */
+            if (sp_signal_pending()) {
+                printf("stop requested: evaluation of candidate %d of %d abandoned (it is "
+                       "re-scored on resume)\n", i + 1, n);
+                fflush(stdout);
+                return SP_SCHED_STOPPED;
+            }
             return -1;
+        }
         worker[i] = -1;
         done[i] = 1;
         s->evals_sent++;

@@ -36,6 +36,10 @@ int sp_search_problem_init(sp_search_problem *p, int n_layers, int k,
             p->slot_of[i] = p->n_prunable;
             p->prunable[p->n_prunable++] = i;
         }
+    if (p->n_prunable < 2)
+        return sp_error_set(err, "problem.protected: the protected layers leave %d of the %d "
+                            "layers prunable: nothing to search (k must be less than the "
+                            "number of prunable layers)", p->n_prunable, n_layers);
     if (k < 1 || k >= p->n_prunable)
         return sp_error_set(err, "problem.k: expected an integer in [1, %d] (fewer than the %d "
                             "prunable layers), got %d", p->n_prunable - 1, p->n_prunable, k);

@@ -169,6 +169,14 @@ static int eval_batch(void *ctx, const sp_candidate *cands, int n, double *fitne
     for (int i = 0; i < n && rc == 0; i++) {
         const double *m = met + (size_t)i * SP_METRIC_COUNT;
         rc = fitness_of(r, &cands[i].mask, m, &fitness[i], err);
+        if (rc > 0) { /* infeasible (a NaN metric): worst fitness, named, and the search goes on */
+            char mb[1024];
+            fprintf(stderr, "swarmprune search: warning: [%s k=%d] candidate removing {%s}: %s: "
+                    "recorded as infeasible (fitness +inf)\n", r->job->name, r->k,
+                    sp_mask_format(&cands[i].mask, mb, sizeof mb), err->msg);
+            err->msg[0] = '\0';
+            rc = 0;
+        }
         if (rc == 0) push_record(r, m, worker[i]);
     }
     free(met);
@@ -334,6 +342,11 @@ static int try_resume(run_ctx *r, sp_error *err)
     sp_ckpt_job_hash(r->job->compat, jh);
     sp_ckpt c;
     int rc = sp_ckpt_read(r->ckpt_path, jh, fp, &c, err);
+    if (rc && (strstr(err->msg, "different job") || strstr(err->msg, "different model"))) {
+        size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len, " (run with --fresh to start this job "
+                 "over there, or give it another output directory)");
+    }
     if (rc == 0 && (rc = sp_search_driver_load(&r->driver, &c.state, err)) != 0)
         sp_error_wrap(err, "%s: cannot resume", r->ckpt_path);
     if (rc == 0) rc = load_run_arrays(r, &c.state, err);
@@ -369,6 +382,21 @@ static void print_progress(const run_ctx *r, double t_start, size_t n_start)
     fflush(stdout);
 }
 
+/* "infeasible_candidates": the masks whose objective metric was NaN (fitness +inf in the
+ * history), found again from the recorded metrics so that a resumed run lists them too. */
+static void add_infeasible(const run_ctx *r, cJSON *o)
+{
+    cJSON *arr = cJSON_AddArrayToObject(o, "infeasible_candidates");
+    for (size_t i = 0; i < r->n; i++) {
+        double fit;
+        sp_error e = {{0}};
+        const sp_mask *m = &r->driver.history[i].mask;
+        if (fitness_of(r, m, r->metrics + i * SP_METRIC_COUNT, &fit, &e) <= 0) continue;
+        int idx[SP_MAX_LAYERS], n = sp_mask_to_list(m, idx, SP_MAX_LAYERS);
+        cJSON_AddItemToArray(arr, cJSON_CreateIntArray(idx, n));
+    }
+}
+
 /* summary.json of one k: the answer and how it was found. */
 static int write_summary(const run_ctx *r, const char *path, sp_error *err)
 {
@@ -392,6 +420,7 @@ static int write_summary(const run_ctx *r, const char *path, sp_error *err)
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->job->seed);
     cJSON_AddStringToObject(o, "seed", seed);
+    add_infeasible(r, o);
     if (have) {
         int idx[SP_MAX_LAYERS], n = sp_mask_to_list(&best, idx, SP_MAX_LAYERS);
         cJSON_AddItemToObject(o, "removed_layers", cJSON_CreateIntArray(idx, n));
@@ -459,8 +488,11 @@ static int finish_run(run_ctx *r, sp_error *err)
     snprintf(path, sizeof path, "%s/summary.json", r->dir);
     if (write_summary(r, path, err)) return -1;
     snprintf(path, sizeof path, "%s/DONE", r->dir);
-    char line[64];
-    snprintf(line, sizeof line, "done budget %lld\n", (long long)r->job->budget);
+    char line[128], jh[17], fp[17];
+    sp_ckpt_job_hash(r->job->compat, jh);
+    sp_model_fingerprint(r->model, fp);
+    snprintf(line, sizeof line, "done budget %lld job %s model %s\n", (long long)r->job->budget,
+             jh, fp);
     return sp_write_text_atomic(path, line, err);
 }
 
@@ -532,25 +564,30 @@ static void run_dir(const sp_job *job, int ki, char *buf, size_t size)
     else snprintf(buf, size, "%s/k%d", job->output, job->k[ki]);
 }
 
-/* A DONE marker counts when it was written for at least this job's budget ("done budget N"). */
-static int done_marker(const sp_job *job, const char *dir)
+/* A DONE marker counts when it was written for at least this job's budget, for this job (its
+ * hash without the budget) and, when fp is given, this model ("done budget N job JH model FP").
+ * A marker of another job or model (or of an older format) is stale: the search then goes
+ * through the checkpoint, whose own checks refuse a different job or model. */
+static int done_marker(const sp_job *job, const char *dir, const char *fp)
 {
-    char path[4200];
+    char path[4200], jh[17], mjh[17] = "", mfp[17] = "";
     snprintf(path, sizeof path, "%s/DONE", dir);
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     long long budget = -1;
-    int n = fscanf(f, "done budget %lld", &budget);
+    int n = fscanf(f, "done budget %lld job %16s model %16s", &budget, mjh, mfp);
     fclose(f);
-    return n != 1 || budget >= job->budget;
+    sp_ckpt_job_hash(job->compat, jh);
+    return n == 3 && budget >= job->budget && strcmp(mjh, jh) == 0 &&
+           (!fp || strcmp(mfp, fp) == 0);
 }
 
-int sp_search_all_done(const sp_job *job)
+int sp_search_all_done(const sp_job *job, const char *fp)
 {
     for (int ki = 0; ki < job->n_k; ki++) {
         char dir[4096];
         run_dir(job, ki, dir, sizeof dir);
-        if (!done_marker(job, dir)) return 0;
+        if (!done_marker(job, dir, fp)) return 0;
     }
     return 1;
 }
@@ -575,7 +612,9 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
             rc = SP_EXIT_FAILURE;
             break;
         }
-        if (opt->resume && done_marker(job, r->dir)) {
+        char fp[17];
+        sp_model_fingerprint(model, fp);
+        if (opt->resume && done_marker(job, r->dir, fp)) {
             printf("[%s k=%d] already finished (DONE); results in %s\n", job->name, r->k, r->dir);
             continue;
         }
@@ -595,8 +634,9 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
             else printf("  k=%-3d finished earlier: see %s/summary.json\n", runs[ki].k, runs[ki].dir);
         printf("results in %s\n", job->output);
     } else if (rc == SP_EXIT_RESUMABLE) {
-        printf("stopped by signal %d: checkpoint written; run the same command again to resume "
-               "(exit code %d)\n", sp_signal_pending(), SP_EXIT_RESUMABLE);
+        printf("stopped by signal %d: checkpoint written; run the same command%s again to "
+               "resume (exit code %d)\n", sp_signal_pending(),
+               opt->resume ? "" : " without --fresh", SP_EXIT_RESUMABLE);
     }
     for (int ki = 0; ki < job->n_k; ki++) free_run(&runs[ki]);
     free(runs);

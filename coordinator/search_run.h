@@ -22,8 +22,9 @@ typedef struct {
 int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sched,
                          const sp_search_options *opt, sp_error *err);
 
-/* 1 when every k of the job has its DONE marker (nothing left to do). */
-int sp_search_all_done(const sp_job *job);
+/* 1 when every k of the job has a DONE marker written for this job (hash), at least its budget
+ * and, when fp is not NULL, the model of that fingerprint (nothing left to do). */
+int sp_search_all_done(const sp_job *job, const char *fp);
 
 /* Checkpoint path for the i-th k of the job (job->checkpoint, or with ".k<K>" before ".h5"
  * when the job sweeps several k). */

@@ -76,9 +76,23 @@ cmp -s "$TMP/ref.hist" "$TMP/grow.hist" || fail "budget 25 then 60: history diff
 
 # --- stop with a signal at several points, resume, same history ---------------------------------
 # mpirun forwards SIGUSR1 and the ranks' exit code (75); on SIGTERM mpirun itself exits 1 after
-# forwarding it, so there the test checks the coordinator's message.
+# forwarding it, so there the test checks the coordinator's message. The signal goes at an
+# observable point, never after a fixed delay (a loaded machine starts slowly): "start" = the
+# coordinator's first line (every rank is past MPI_Init, handlers installed before it),
+# "ckpt" = the first checkpoint file exists (the search is under way).
+# wait_point POINT OUT DIR: waits (at most 120 s) for POINT; fails the test when it never comes.
+wait_point() {
+    for _ in $(seq 1 1200); do
+        case "$1" in
+            start) grep -q "^swarmprune search: .*rank(s)" "$2" 2>/dev/null && return 0 ;;
+            ckpt) [ -f "$3/checkpoint.h5" ] && return 0 ;;
+        esac
+        sleep 0.1
+    done
+    fail "no '$1' point within 120 s: $(tail -3 "$2")"
+}
 trial=0
-for spec in "USR1 1 3" "USR1 3 3" "TERM 2 3" "TERM 2 1"; do
+for spec in "USR1 start 3" "USR1 ckpt 3" "TERM ckpt 3" "TERM ckpt 1"; do
     set -- $spec
     sig=$1 delay=$2 np=$3 trial=$((trial + 1))
     write_job "$TMP/sig$trial.json" "$TMP/sig$trial"
@@ -86,20 +100,20 @@ for spec in "USR1 1 3" "USR1 3 3" "TERM 2 3" "TERM 2 1"; do
     else mpirun -np "$np" "$SP_BIN" search "$TMP/sig$trial.json" --quiet >"$TMP/sig.out" 2>&1 &
     fi
     pid=$!
-    sleep "$delay"
+    wait_point "$delay" "$TMP/sig.out" "$TMP/sig$trial"
     kill -"$sig" $pid 2>/dev/null
     rc=0; wait $pid || rc=$?
     if [ -f "$TMP/sig$trial/DONE" ]; then
-        fail "SIG$sig after ${delay}s: the search finished before the signal (make it longer)"
+        fail "SIG$sig at $delay: the search finished before the signal (make it longer)"
     elif ! grep -q "stopped by signal" "$TMP/sig.out"; then
-        fail "SIG$sig after ${delay}s (np $np): no 'stopped by signal': $(tail -3 "$TMP/sig.out")"
+        fail "SIG$sig at $delay (np $np): no 'stopped by signal': $(tail -3 "$TMP/sig.out")"
     elif [ "$sig" = USR1 ] || [ "$np" -eq 1 ]; then
-        [ $rc -eq 75 ] || fail "SIG$sig after ${delay}s (np $np): exit $rc, expected 75"
+        [ $rc -eq 75 ] || fail "SIG$sig at $delay (np $np): exit $rc, expected 75"
     fi
-    expect_ok "resume after SIG$sig (${delay}s)" mpirun -np 3 "$SP_BIN" search "$TMP/sig$trial.json" --quiet
-    grep -q "resumed from" "$TMP/out" || fail "SIG$sig after ${delay}s: the second run did not resume"
+    expect_ok "resume after SIG$sig ($delay)" mpirun -np 3 "$SP_BIN" search "$TMP/sig$trial.json" --quiet
+    grep -q "resumed from" "$TMP/out" || fail "SIG$sig at $delay: the second run did not resume"
     history_of "$TMP/sig$trial" >"$TMP/sig.hist"
-    cmp -s "$TMP/ref.hist" "$TMP/sig.hist" || fail "history after SIG$sig at ${delay}s + resume differs"
+    cmp -s "$TMP/ref.hist" "$TMP/sig.hist" || fail "history after SIG$sig at $delay + resume differs"
 done
 
 # ranks_of JOB: "pid rank" lines of the job's MPI processes.
@@ -115,7 +129,7 @@ write_job "$TMP/wsig.json" "$TMP/wsig"
 mpirun -np 3 "$SP_BIN" search "$TMP/wsig.json" --quiet >"$TMP/wsig.out" 2>&1 &
 mpid=$!
 for _ in $(seq 1 200); do [ "$(ranks_of "$TMP/wsig.json" | wc -l)" -ge 3 ] && break; sleep 0.1; done
-sleep 2
+wait_point ckpt "$TMP/wsig.out" "$TMP/wsig" # under way: worker handlers are installed
 victim=$(ranks_of "$TMP/wsig.json" | awk '$2 == 2 {print $1}')
 [ -n "$victim" ] && kill -USR1 "$victim"
 rc=0; wait $mpid || rc=$?
@@ -132,7 +146,7 @@ for trial in $(seq 1 10); do
     mpirun -np 3 "$SP_BIN" search "$TMP/kill.json" --quiet >"$TMP/kill.out" 2>&1 &
     mpid=$!
     for _ in $(seq 1 200); do [ "$(ranks_of "$TMP/kill.json" | wc -l)" -ge 3 ] && break; sleep 0.1; done
-    sleep "0.$((RANDOM % 9 + 1))"
+    sleep "0.$((RANDOM % 9 + 1))" # a random moment on purpose (ranks are up), not a wait
     victim=$(ranks_of "$TMP/kill.json" | awk -v r=$((trial % 3)) '$2 == r {print $1}')
     [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && kills=$((kills + 1))
     t0=$(date +%s)

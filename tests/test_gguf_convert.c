@@ -4,6 +4,7 @@
  * its dequantized source, the tokenizer must encode through merges and added tokens. Bad inputs
  * leave no output behind. (The real SmolLM2 file is tested by test_gguf_smollm.c.) */
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -58,9 +59,10 @@ static int8_t emb_q(int r, int j) { return (int8_t)((r * 3 + j) % 200 - 100); }
 
 typedef struct {
     int drop_block_count, extra_tensor, drop_tensor;
+    int unknown_merge; /* a merge of tokens not in the vocabulary */
 } craft_opts;
 
-static void craft_tokenizer(gc_file *f)
+static void craft_tokenizer(gc_file *f, int unknown_merge)
 {
     static char bytes[256][4];
     const char *toks[V];
@@ -76,7 +78,7 @@ static void craft_tokenizer(gc_file *f)
     toks[260] = "\xc4\xa0the";
     toks[261] = "<tool>";
     for (int i = 0; i < V; i++) types[i] = i < 2 ? 3 : i == 261 ? 4 : 1;
-    const char *merges[] = {"\xc4\xa0 t", "h e", "\xc4\xa0t he"};
+    const char *merges[] = {"\xc4\xa0 t", "h e", unknown_merge ? "\xc4\xa0q zz" : "\xc4\xa0t he"};
     gc_kv_str(f, "tokenizer.ggml.model", "gpt2");
     gc_kv_str(f, "tokenizer.ggml.pre", "llama-bpe");
     gc_kv_strs(f, "tokenizer.ggml.tokens", toks, V);
@@ -139,7 +141,7 @@ static void craft_model(const char *path, const craft_opts *o)
     gc_kv_u32(&f, "llama.attention.head_count_kv", NKV);
     gc_kv_f32(&f, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     gc_kv_u32(&f, "llama.rope.dimension_count", D);
-    craft_tokenizer(&f);
+    craft_tokenizer(&f, o->unknown_merge);
     static uint8_t emb[V * 34];
     for (int r = 0; r < V; r++) {
         memcpy(emb + 34 * r, &(uint16_t){enc_f16(0.0625f)}, 2);
@@ -298,6 +300,8 @@ static void test_crafted(void)
     expect_fail(&a, "\"llama.block_count\" is missing");
     expect_fail(&b, "blk.0.attn_q.bias");
     expect_fail(&c, "blk.1.ffn_down.weight\" is missing");
+    craft_opts m = {.unknown_merge = 1}; /* refused at convert, not later at load */
+    expect_fail(&m, "model.merges[2]");
 }
 
 /* sp_model_open on a .gguf path converts it once into the cache and opens the result. */
@@ -329,6 +333,21 @@ static void test_open_gguf(void)
           entries, gdir);
     sp_model m;
     sp_error err = {{0}};
+    /* Rewritten within the same second (only the nanoseconds of the mtime differ): the cache
+     * key must change (it kept whole seconds, and a stale conversion was opened). */
+    struct stat sb;
+    CHECK(stat(in, &sb) == 0, "stat %s", in);
+    struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+    ts[1].tv_nsec = ts[1].tv_nsec == 500000000 ? 400000000 : 500000000;
+    CHECK(utimensat(AT_FDCWD, in, ts, 0) == 0, "utimensat");
+    CHECK(sp_model_open(in, &m, &err) == 0, "reopen: %s", err.msg);
+    if (!err.msg[0]) sp_model_close(&m);
+    entries = 0;
+    d = opendir(gdir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') entries++;
+    if (d) closedir(d);
+    CHECK(entries == 2, "%d entries in %s after a same-second rewrite, expected 2", entries, gdir);
     snprintf(in, sizeof in, "%s/missing.gguf", tmpdir);
     CHECK(sp_model_open(in, &m, &err) != 0, "a missing .gguf opened");
     unsetenv("SWARMPRUNE_CACHE");

@@ -15,6 +15,7 @@ struct sp_engine {
     const sp_model *model;
     sp_engine_cpu *cpu;   /* exactly one of cpu / cuda is set */
     sp_engine_cuda *cuda;
+    int (*stop)(void);    /* NULL, or polled before each forward call (sp_engine_set_stop) */
 };
 
 const char *sp_backend_name(sp_backend b)
@@ -72,6 +73,12 @@ int sp_engine_device_memory(const sp_engine *e, size_t *weights, size_t *workspa
     sp_engine_cuda_memory(e->cuda, &m);
     *weights = m.weight_bytes, *workspace = m.workspace_bytes, *peak = m.peak_used_bytes;
     return 0;
+}
+
+void sp_engine_set_stop(sp_engine *e, int (*stop)(void))
+{
+    e->stop = stop;
+    if (e->cpu) sp_engine_cpu_set_stop(e->cpu, stop);
 }
 
 void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx)
@@ -188,6 +195,8 @@ int sp_engine_forward(sp_engine *e, const sp_batch *b, const sp_mask *removed,
                 return sp_error_set(err, "layer mask removes layer %d but the model has %lld "
                                     "layers", l, (long long)cfg->n_layers);
     }
+    if (e->stop && e->stop())
+        return sp_error_set(err, "interrupted: stop requested (signal %d)", e->stop());
     return e->cuda ? sp_engine_cuda_forward(e->cuda, b, removed, req, err)
                    : sp_engine_cpu_forward(e->cpu, b, removed, req, err);
 }

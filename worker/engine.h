@@ -82,6 +82,13 @@ typedef void (*sp_layer_hook_fn)(void *ctx, int layer, const float *in, const fl
                                  int64_t T, int64_t H);
 void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx);
 
+/* Interruptible forward passes (a single-process search stopping on SIGTERM / SIGUSR1 within
+ * the grace period): `stop` (e.g. sp_signal_pending) is polled before each forward call and,
+ * on the CPU without tensor parallelism, between layers; when it returns non-zero the forward
+ * fails with "interrupted: ..." and its results are garbage. NULL = never interrupted. Only for
+ * a process alone: ranks of a tensor-parallel group must not leave a collective early. */
+void sp_engine_set_stop(sp_engine *e, int (*stop)(void));
+
 const char *sp_backend_name(sp_backend b); /* "cpu", "cuda" */
 
 /* Device memory of a CUDA engine (bytes): weights, activation workspace, and the peak in use on

@@ -46,6 +46,7 @@ struct sp_engine_cpu {
     int64_t pos_cap;
     sp_layer_hook_fn hook; /* NULL = none */
     void *hook_ctx;
+    int (*stop)(void);     /* NULL = never interrupted (see sp_engine_set_stop) */
     float *hook_in;    /* [hook_cap] copy of the stream entering a layer (only with a hook) */
     size_t hook_cap;   /* floats */
 };
@@ -343,6 +344,11 @@ void sp_engine_cpu_set_layer_hook(sp_engine_cpu *c, sp_layer_hook_fn fn, void *c
     c->hook_ctx = ctx;
 }
 
+void sp_engine_cpu_set_stop(sp_engine_cpu *c, int (*stop)(void))
+{
+    c->stop = c->plan.size > 1 ? NULL : stop; /* a TP group must finish its collectives */
+}
+
 /* Runs layer l, reporting it to the hook when one is set. */
 static void cpu_run_layer(sp_engine_cpu *c, int64_t l, const sp_batch *b, cpu_acts *a)
 {
@@ -374,6 +380,9 @@ int sp_engine_cpu_forward(sp_engine_cpu *c, const sp_batch *b, const sp_mask *re
                (size_t)c->H * sizeof(float));
     for (int64_t l = 0; l < c->L; l++) {
         if (removed && sp_mask_test(removed, (int)l)) continue;
+        if (c->stop && c->stop())
+            return sp_error_set(err, "interrupted before layer %lld: stop requested",
+                                (long long)l);
         cpu_run_layer(c, l, b, &a);
     }
     cpu_head(c, req, &a);

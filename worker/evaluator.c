@@ -44,6 +44,14 @@ static int create_nll(sp_evaluator *ev, const sp_model *model, sp_error *err)
         return -1;
     int64_t n = ev->n_windows;
     if (ev->job->task.limit > 0 && ev->job->task.limit < n) n = ev->job->task.limit;
+    /* Checked before the first evaluation, like `eval` does (a longer sequence only slows the
+     * search to a crawl and is outside the model's trained positions). */
+    for (int64_t k = 0; k < n; k++)
+        if (model->cfg.max_pos > 0 && ev->windows[k].n > model->cfg.max_pos)
+            return sp_error_set(err, "%s: sequence %lld has %lld tokens, more than the model's "
+                                     "max_position_embeddings %lld", ev->job->task.path,
+                                (long long)k, (long long)ev->windows[k].n,
+                                (long long)model->cfg.max_pos);
     set_levels(ev, n);
     return 0;
 }
@@ -74,6 +82,10 @@ static int create_kl(sp_evaluator *ev, const sp_model *model, sp_error *err)
     size_t len = 0;
     int32_t *ids = NULL;
     size_t n = 0;
+    if (model->cfg.max_pos > 0 && ev->job->task.ctx > model->cfg.max_pos)
+        return sp_error_set(err, "task.ctx %lld is more than the model's max_position_embeddings "
+                                 "%lld", (long long)ev->job->task.ctx,
+                            (long long)model->cfg.max_pos);
     int rc = sp_read_file(ev->job->task.path, &text, &len, err);
     if (rc == 0) rc = sp_tokenizer_load(model->dir, &tok, err);
     if (rc == 0) rc = sp_tokenizer_encode(tok, text, len, 0, &ids, &n, err);

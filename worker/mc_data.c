@@ -302,6 +302,18 @@ static int mc_item_generic(const cJSON *o, const char *where, sp_mc_item *it, sp
     return 0;
 }
 
+/* Offset of a JSON escape \u0000 in s[0, n) (a backslash that is itself escaped does not
+ * count), or -1. */
+static long mc_find_escaped_nul(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\') continue;
+        if (i + 5 < n && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) return (long)i;
+        i++; /* skip the escaped character (also an escaped backslash) */
+    }
+    return -1;
+}
+
 static int mc_load_jsonl(mc_lines *L, sp_mc_set *set, sp_error *err)
 {
     int64_t cap = 0;
@@ -313,6 +325,10 @@ static int mc_load_jsonl(mc_lines *L, sp_mc_set *set, sp_error *err)
         char where[1200];
         snprintf(where, sizeof where, "%s:%lld", set->path, (long long)L->line);
         cJSON *o = NULL;
+        long nul = mc_find_escaped_nul(s, n);
+        if (nul >= 0) /* cJSON would decode it and cut the string there */
+            return sp_error_set(err, "%s: \\u0000 (a NUL character) in a string at byte %ld of "
+                                     "the line: not allowed in text", where, nul);
         if (sp_json_parse(s, n, where, &o, err)) return -1; /* names the byte offset */
         if (!cJSON_IsObject(o)) {
             cJSON_Delete(o);
@@ -397,6 +413,10 @@ int sp_mc_load_buffer(const char *path, const char *buf, size_t len, sp_mc_set *
         sp_error_set(err, "%s: NUL byte in a text file", path);
         sp_mc_free(out);
         return -1;
+    }
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) { /* a UTF-8 byte-order mark: skipped */
+        buf += 3;
+        len -= 3;
     }
     size_t first = 0;
     while (first < len && mc_is_space((unsigned char)buf[first])) first++;

@@ -33,8 +33,9 @@ const char sp_eval_kl_help[] =
     "  --text FILE          UTF-8 calibration text, tokenized whole without BOS\n"
     "  --max-tokens N       calibration tokens (distributions) to compare (required)\n"
     "  --ctx N              window length, BOS included (default 512)\n"
-    "  --top-k K            cache only the dense top-K log-probs + tail mass (default: full\n"
-    "                       cache when N x V x 4 bytes fit --kl-mem-mib, else K = 256)\n"
+    "  --top-k K            cache only the dense top-K log-probs + tail mass (default 0 =\n"
+    "                       automatic: full cache when N x V x 4 bytes fit --kl-mem-mib,\n"
+    "                       else K = 256)\n"
     "  --kl-mem-mib M       memory budget of a full dense cache (default 1024)\n"
     "  --bound              also report the top-K approximation's error bound\n"
     "  Reports mean KL(dense || pruned) of next-token distributions, nats/token.\n";
@@ -188,7 +189,7 @@ static int kl_parse(int argc, char **argv, int64_t max_pos, kl_args *a)
         if (!strcmp(o, "--text")) a->text = val;
         else if (!strcmp(o, "--max-tokens")) rc = sp_cli_int(o, val, 1, INT32_MAX, &a->max_tokens, &err);
         else if (!strcmp(o, "--ctx")) rc = sp_cli_int(o, val, 2, max_pos, &a->ctx, &err);
-        else if (!strcmp(o, "--top-k")) rc = sp_cli_int(o, val, 1, INT32_MAX, &a->top_k, &err);
+        else if (!strcmp(o, "--top-k")) rc = sp_cli_int(o, val, 0, INT32_MAX, &a->top_k, &err);
         else rc = sp_cli_int(o, val, 1, 1 << 20, &a->mem_mib, &err);
         if (rc) return sp_cli_usage_error("eval", "%s", err.msg);
     }
