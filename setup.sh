@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 PACKAGES=(build-essential cmake pkgconf git openmpi-bin libopenmpi-dev libhdf5-dev hdf5-tools
-          libcjson-dev libopenblas-dev libpcre2-dev slurm-wlm munge python3-pip ca-certificates)
+          libcjson-dev libopenblas-dev libpcre2-dev slurm-wlm munge python3-pip ca-certificates iproute2)
 BUILD_DIR=${SP_BUILD_DIR:-build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 

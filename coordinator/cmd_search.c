@@ -86,7 +86,7 @@ static void kit_close(worker_kit *k)
     if (k->model_open) sp_model_close(&k->model);
 }
 
-/* One line naming the host(s) of each worker group, e.g. "group 0 (ranks 1-2): node1,node2". */
+/* One line naming the host(s) of each worker group, e.g. "group 0 (ranks 1-2) node1,node2". */
 static void print_group_hosts(const sp_job *job, const sp_sched *s)
 {
     if (!s->hosts) return;
@@ -94,8 +94,9 @@ static void print_group_hosts(const sp_job *job, const sp_sched *s)
     for (int g = 0; g < s->n_groups; g++) {
         char h[256];
         sp_sched_group_hosts(s, g, h, sizeof h);
-        printf(" group %d (ranks %d-%d) %s%s", g, 1 + g * s->tp, (g + 1) * s->tp, h,
-               g + 1 < s->n_groups ? ";" : "\n");
+        if (s->tp == 1) printf(" group %d (rank %d) %s", g, 1 + g, h);
+        else printf(" group %d (ranks %d-%d) %s", g, 1 + g * s->tp, (g + 1) * s->tp, h);
+        printf("%s", g + 1 < s->n_groups ? ";" : "\n");
     }
     fflush(stdout);
 }

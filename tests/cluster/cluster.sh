@@ -6,6 +6,7 @@
 #   bash tests/cluster/cluster.sh rsh HOST CMD...  Open MPI rsh agent (HOST = a node's address)
 #   bash tests/cluster/cluster.sh kill N           SIGKILL every process of node N
 #   bash tests/cluster/cluster.sh link N up|down   connect / cut node N's link (a partition)
+#   bash tests/cluster/cluster.sh revive DIR N     link up, slurmd restarted, node N idle again
 #   bash tests/cluster/cluster.sh ctl CMD...       run a Slurm client (sbatch, scontrol...) on the hub
 # Layout: namespace spc0 is the hub (bridge spcbr at 10.213.19.254, slurmctld as host "spcctl");
 # spc1..3 are the nodes node1..3 at 10.213.19.1..3, each on a veth pair to the bridge. The
@@ -179,6 +180,26 @@ down() {
     return 0
 }
 
+# revive DIR N: node N back in service after a kill or a partition (Slurm: idle again).
+revive() {
+    local d=$1 n=$2 pf
+    export SLURM_CONF=$d/slurm.conf
+    ip -n spc0 link set "veth$n" up || die "revive: no node $n"
+    pf=$d/slurmd.node$n.pid
+    if ! { [ -s "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; }; then
+        (in_node "$n" slurmd -f "$SLURM_CONF" -N "node$n") </dev/null >/dev/null 2>&1 ||
+            die "slurmd on node$n failed: $(tail -3 "$d/log/slurmd.node$n.log")"
+    fi
+    for _ in $(seq 1 150); do
+        case "$( (in_node 0 sinfo -h -n "node$n" -o %t) 2>/dev/null)" in
+            idle) return 0 ;;
+            down* | drain*) (in_node 0 scontrol update NodeName="node$n" State=RESUME) >/dev/null 2>&1 ;;
+        esac
+        sleep 0.2
+    done
+    die "node$n not idle after 30 s: $( (in_node 0 sinfo -h -n "node$n" -o '%t %E') 2>&1)"
+}
+
 # rsh HOST CMD...: Open MPI calls "agent HOST command line"; HOST is a node's address.
 rsh() {
     local host=$1 n; shift
@@ -197,5 +218,6 @@ case "$cmd" in
     ctl) in_node 0 "$@" ;;
     kill) for pid in $(ns_pids "$(ns "$1")"); do kill -KILL "$pid" 2>/dev/null; done ;;
     link) ip -n spc0 link set "veth$1" "$2" ;;
+    revive) d=$(cd "$1" && pwd) || die "bad directory $1"; revive "$d" "$2" ;;
     *) die "unknown command $cmd" ;;
 esac
