@@ -60,7 +60,10 @@ export OMPI_MCA_btl=tcp,self
 # a daemon lost without a word (partition) is noticed in about 3 + 1 x 3 = 6 s, not hours
 export OMPI_MCA_oob_tcp_keepalive_time=3 OMPI_MCA_oob_tcp_keepalive_intvl=1 OMPI_MCA_oob_tcp_keepalive_probes=3
 export SLURM_CONF=$d/slurm.conf SPC_DIR=$d
+# Open MPI's session directories under DIR, not /tmp (a killed node cannot remove its own)
+export OMPI_MCA_orte_tmpdir_base=$d/tmp
 ENV
+    mkdir -p "$d/tmp"
 }
 
 start_munge() {
