@@ -1,11 +1,12 @@
 # cli_cluster.sh — multi-node for real on one machine: 3 namespaced nodes (tests/cluster/cluster.sh)
 # with Open MPI over TCP and a 3-node Slurm. (1) mpirun, 6 ranks on 3 nodes: the history of a
 # 1-process run bit for bit; tp 2 groups spanning nodes: the same masks, fitness within 1e-5; the
-# log and summary.json name each group's hosts; a stalled group trips a short worker deadline.
+# log and summary.json name each group's hosts.
 # (2) sbatch -N 3 slurm/search.sbatch: same answer, with (4) a worker node SIGSTOPped for 20 s
 # (no change, no deadline tripped). (3) node1 (batch host, coordinator) killed, then node3 cut
 # off: the job ends within 60 s, is requeued, resumes on the surviving nodes (the checkpoint lock
-# taken over across hosts) and ends with the uninterrupted history. Prints the measured times.
+# taken over across hosts) and ends with the uninterrupted history; node3 cut off again with Open
+# MPI's keepalive off: the worker deadline ends the job. Prints the measured times.
 # Skips (77) when not root, network namespaces are not allowed, or a tool is missing.
 source "$(dirname "$0")/lib_cli.sh"
 require_shared
@@ -130,25 +131,6 @@ cmp -s <(h5dump -d /history/mask "$TMP/ref24/results.h5" | grep -v '^HDF5') \
     fail "tp 2 on 3 nodes: masks differ from the 1-process run"
 fitness_close "$TMP/ref24" "$TMP/tp2" >"$TMP/close.out" || fail "tp 2: fitness beyond 1e-5: $(head -5 "$TMP/close.out")"
 
-# A stalled group (SIGSTOP) trips an 8 s worker deadline: the coordinator aborts, exit 75.
-write_job "$TMP/dl.json" dl 400 "$TMP/dl"
-SWARMPRUNE_WORKER_DEADLINE=8 $CLUSTER exec 1 mpirun --hostfile "$CL/hostfile" -np 6 -x OPENBLAS_NUM_THREADS \
-    -x SWARMPRUNE_WORKER_DEADLINE "$SP_BIN" search "$TMP/dl.json" --quiet >"$TMP/dl.out" 2>&1 &
-dlpid=$!
-if wait_file "$TMP/dl/checkpoint.h5" 60; then
-    t0=$(now_ms)
-    for p in $(search_pids 3); do kill -STOP "$p"; done
-    t=$(gone_after "$t0" 60 1 2 3)
-    wait $dlpid
-    rc=$?
-    echo "  worker deadline 8 s, node3 stopped: job ended after $t s (exit $rc)"
-    [ "$rc" = 75 ] || fail "deadline: mpirun exit $rc, expected 75: $(tail -5 "$TMP/dl.out")"
-    grep -q "worker group [34] (ranks [45]-[45] on node3) has not answered for [0-9]* s (worker deadline 8 s" "$TMP/dl.out" ||
-        fail "deadline: no message naming the group: $(grep -i deadline "$TMP/dl.out" | head -3)"
-else
-    fail "deadline: no checkpoint: $(tail -3 "$TMP/dl.out")"
-fi
-
 # --- (2) + (4) sbatch -N 3, a worker node stopped for 20 s -------------------------------------
 SB=(--overcommit --gpus-per-node=0 --cpus-per-task=1 --time=10 --chdir="$TMP")
 # Under Slurm, Open MPI launches its daemons with srun, not the rsh agent.
@@ -179,7 +161,7 @@ cmp -s "$TMP/ref64.hist" "$TMP/sb.hist" || fail "sbatch -N 3 with a stalled node
 trial() {
     local name=$1 action=$2 node=$3 t0 t_end t_req t_done jid log state; shift 3
     write_job "$TMP/$name.json" "$name" 64 "$TMP/unused"
-    $CLUSTER ctl sbatch --parsable -N 2-3 --ntasks=6 --requeue "${SB[@]}" --output="$TMP/$name-%j.out" \
+    env "${TRIAL_ENV[@]}" $CLUSTER ctl sbatch --parsable -N 2-3 --ntasks=6 --requeue "${SB[@]}" --output="$TMP/$name-%j.out" \
         "$SP_SOURCE_DIR/slurm/search.sbatch" "$TMP/$name.json" "$TMP/runs" >"$TMP/jid" 2>"$TMP/err" ||
         { fail "$name: sbatch: $(cat "$TMP/err")"; return; }
     jid=$(cat "$TMP/jid") log=$TMP/$name-$(cat "$TMP/jid").out
@@ -205,6 +187,7 @@ trial() {
     cmp -s "$TMP/ref64.hist" "$TMP/$name.hist" || fail "$name: history after the failure differs from the uninterrupted run"
     LOG=$log
 }
+TRIAL_ENV=()
 trial kill kill 1 2 3
 grep -q "taking over lock .* from pid [0-9]* on node1: an earlier run (restart 0) of this Slurm job" "$LOG" ||
     fail "kill: the restart did not take the lock over from node1: $(grep -i lock "$LOG")"
@@ -212,4 +195,12 @@ grep -q "coordinator on node[23]" "$LOG" || fail "kill: the resumed coordinator 
 $CLUSTER revive "$CL" 1 >"$TMP/revive.out" 2>&1 || fail "node1 did not come back: $(cat "$TMP/revive.out")"
 trial part cut 3 1 2
 grep -q "search ended abnormally" "$LOG" || fail "part: the batch script did not see the failure"
+# The same partition where mpirun notices nothing (keepalive off): the worker deadline (6 s) makes
+# the coordinator abort; mpirun, waiting for the cut-off daemon, is killed by the batch script.
+$CLUSTER revive "$CL" 3 >"$TMP/revive.out" 2>&1 || fail "node3 did not come back: $(cat "$TMP/revive.out")"
+TRIAL_ENV=(OMPI_MCA_oob_tcp_keepalive_time=0 SWARMPRUNE_WORKER_DEADLINE=6 ABORT_GRACE=2)
+trial dead cut 3 1 2
+grep -q "worker group [34] (ranks [45]-[45] on node3) has not answered for [0-9]* s (worker deadline 6 s" "$LOG" ||
+    fail "dead: no deadline message naming node3's group: $(grep -i deadline "$LOG" | head -3)"
+grep -q "after the coordinator aborted: killing it" "$LOG" || fail "dead: the stuck launcher was not killed"
 finish

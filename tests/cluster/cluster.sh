@@ -101,7 +101,7 @@ SchedulerType=sched/backfill
 SchedulerParameters=bf_interval=1,sched_interval=2
 ReturnToService=2
 KillWait=5
-SlurmdTimeout=6
+SlurmdTimeout=10
 MessageTimeout=5
 MinJobAge=600
 MailProg=/bin/true
