@@ -23,7 +23,11 @@ if ! unshare --uts true 2>"$TMP/err"; then
     echo "$TEST_NAME: SKIPPED: unshare --uts is not allowed here: $(head -c 200 "$TMP/err")"
     exit 77
 fi
-[ -e /run/netns/spc0 ] && { echo "$TEST_NAME: SKIPPED: a test cluster (spc0) is already up"; exit 77; }
+if [ -e /run/netns/spc0 ]; then
+    echo "$TEST_NAME: SKIPPED: a test cluster (namespace spc0) is already up; if it is a leftover," \
+         "remove it: bash tests/cluster/cluster.sh down DIR (any DIR)"
+    exit 77
+fi
 export OPENBLAS_NUM_THREADS=1 SEARCH_ARGS=--quiet SP_BIN LAUNCHER=mpirun
 unset SLURM_JOB_ID SLURM_JOBID SLURM_RESTART_COUNT SWARMPRUNE_WORKER_DEADLINE
 MODEL=$SHARED/fixtures/tiny-brown-24L

@@ -2,6 +2,7 @@
 # cluster.sh — a throw-away 3-node cluster on one machine (root): network namespaces as nodes.
 #   bash tests/cluster/cluster.sh up DIR [slurm]   start (state, config, logs under DIR)
 #   bash tests/cluster/cluster.sh down DIR         stop everything by PID, delete the namespaces
+#                                                  (a lost DIR: every process in spc0..3 still)
 #   bash tests/cluster/cluster.sh exec N CMD...    run CMD on node N (its network + host name)
 #   bash tests/cluster/cluster.sh rsh HOST CMD...  Open MPI rsh agent (HOST = a node's address)
 #   bash tests/cluster/cluster.sh kill N           SIGKILL every process of node N
@@ -171,10 +172,12 @@ down() {
         jobs=$( (SLURM_CONF=$d/slurm.conf in_node 0 timeout 5 squeue -h -o %A) 2>/dev/null | tr '\n' ' ')
         [ -n "${jobs// /}" ] && (SLURM_CONF=$d/slurm.conf in_node 0 timeout 5 scancel $jobs) >/dev/null 2>&1
     fi
-    for n in $NODES 0; do
+    for n in $NODES; do # the nodes together (slurmd takes about 2 s to stop), then the hub
         for pid in $(ns_pids "$(ns "$n")"); do stop_pid "$pid" & done
-        wait
     done
+    wait
+    for pid in $(ns_pids spc0); do stop_pid "$pid" & done
+    wait
     [ -s "$d/munged.pid" ] && stop_pid "$(cat "$d/munged.pid")"
     rm -f "$d"/*.pid
     for n in $NODES 0; do
@@ -215,7 +218,7 @@ rsh() {
 cmd=$1; shift
 case "$cmd" in
     up) d=$(mkdir -p "$1" && cd "$1" && pwd) || die "bad directory $1"; up "$d" "${2:-}" ;;
-    down) d=$(cd "$1" 2>/dev/null && pwd) || exit 0; down "$d" ;;
+    down) d=$(cd "$1" 2>/dev/null && pwd) || d=/nonexistent; down "$d" ;; # no DIR: namespaces only
     exec) n=$1; shift; in_node "$n" "$@" ;;
     rsh) rsh "$@" ;;
     ctl) in_node 0 "$@" ;;
