@@ -112,10 +112,13 @@ static int group_lost(sp_sched *s, int g, double waited, sp_error *err)
     char hosts[256];
     sp_sched_group_hosts(s, g, hosts, sizeof hosts);
     s->lost = 1;
-    return sp_error_set(err, "worker group %d (ranks %d-%d on %s) has not answered for %.0f s "
-                        "(worker deadline %.0f s, SWARMPRUNE_WORKER_DEADLINE): its node is down, "
-                        "cut off or stalled; aborting so that the job resumes from the checkpoint",
-                        g, 1 + g * s->tp, (g + 1) * s->tp, hosts, waited, sp_sched_deadline(s));
+    char ranks[48];
+    if (s->tp == 1) snprintf(ranks, sizeof ranks, "rank %d", 1 + g);
+    else snprintf(ranks, sizeof ranks, "ranks %d-%d", 1 + g * s->tp, (g + 1) * s->tp);
+    return sp_error_set(err, "worker group %d (%s on %s) has not answered for %.0f s (worker "
+                        "deadline %.0f s, SWARMPRUNE_WORKER_DEADLINE): its node is down, cut off "
+                        "or stalled; aborting so that the job resumes from the checkpoint", g,
+                        ranks, hosts, waited, sp_sched_deadline(s));
 }
 
 int sp_sched_split_groups(MPI_Comm world, int tp, MPI_Comm *group, sp_error *err)
@@ -126,6 +129,14 @@ int sp_sched_split_groups(MPI_Comm world, int tp, MPI_Comm *group, sp_error *err
     if (size > 1 && (size - 1) % tp != 0)
         return sp_error_set(err, "%d MPI ranks: the %d worker ranks (all but rank 0) must form "
                             "groups of tp = %d", size, size - 1, tp);
+    const char *dl = getenv("SWARMPRUNE_WORKER_DEADLINE");
+    if (dl && *dl) {
+        char *end;
+        double v = strtod(dl, &end);
+        if (*end != '\0' || !(v >= 0))
+            return sp_error_set(err, "SWARMPRUNE_WORKER_DEADLINE: expected seconds >= 0 (0 = no "
+                                "deadline), got \"%s\"", dl);
+    }
     if (size > 1) g_parent = getppid();
     int color = rank == 0 ? MPI_UNDEFINED : (rank - 1) / tp;
     if (MPI_Comm_split(world, color, rank, group) != MPI_SUCCESS)

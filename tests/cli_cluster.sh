@@ -10,6 +10,17 @@
 # Skips (77) when not root, network namespaces are not allowed, or a tool is missing.
 source "$(dirname "$0")/lib_cli.sh"
 require_shared
+write_job() { # FILE NAME BUDGET OUTPUT
+    cat >"$1" <<JOB
+{
+  "name": "$2", "model": "$SHARED/fixtures/tiny-brown-24L",
+  "task": {"type": "nll", "path": "$SHARED/fixtures/tiny-brown-24L-goldens/mask_nll_goldens.json", "limit": 2},
+  "objective": {"type": "nll"}, "k": 5,
+  "search": {"algorithm": "pso", "budget": $3, "pso": {"swarm": 8}},
+  "seed": 11, "output": "$4"
+}
+JOB
+}
 for tool in ip nsenter unshare mpirun h5dump slurmctld slurmd munged sbatch python3; do
     command -v "$tool" >/dev/null || { echo "$TEST_NAME: SKIPPED: $tool not installed"; exit 77; }
 done
@@ -29,6 +40,9 @@ if [ -e /run/netns/spc0 ]; then
     exit 77
 fi
 export OPENBLAS_NUM_THREADS=1 SEARCH_ARGS=--quiet SP_BIN LAUNCHER=mpirun
+write_job "$TMP/bad.json" bad 8 "$TMP/bad"
+expect_error "a bad worker deadline" 'SWARMPRUNE_WORKER_DEADLINE: expected seconds >= 0 (0 = no deadline), got "30s"' \
+    env SWARMPRUNE_WORKER_DEADLINE=30s "$SP_BIN" search "$TMP/bad.json" --quiet
 unset SLURM_JOB_ID SLURM_JOBID SLURM_RESTART_COUNT SWARMPRUNE_WORKER_DEADLINE
 MODEL=$SHARED/fixtures/tiny-brown-24L
 TOKENS=$SHARED/fixtures/tiny-brown-24L-goldens/mask_nll_goldens.json
@@ -42,18 +56,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# write_job FILE NAME BUDGET OUTPUT
-write_job() {
-    cat >"$1" <<JOB
-{
-  "name": "$2", "model": "$MODEL",
-  "task": {"type": "nll", "path": "$TOKENS", "limit": 2},
-  "objective": {"type": "nll"}, "k": 5,
-  "search": {"algorithm": "pso", "budget": $3, "pso": {"swarm": 8}},
-  "seed": 11, "output": "$4"
-}
-JOB
-}
 history_of() { h5dump -d /history/mask -d /history/fitness "$1/results.h5" | grep -v '^HDF5'; }
 # fitness_close A B: the fitness histories of two run dirs agree within 1e-5 relative.
 fitness_close() {
@@ -204,7 +206,7 @@ grep -q "search ended abnormally" "$LOG" || fail "part: the batch script did not
 $CLUSTER revive "$CL" 3 >"$TMP/revive.out" 2>&1 || fail "node3 did not come back: $(cat "$TMP/revive.out")"
 TRIAL_ENV=(OMPI_MCA_oob_tcp_keepalive_time=0 SWARMPRUNE_WORKER_DEADLINE=6 ABORT_GRACE=2)
 trial dead cut 3 1 2
-grep -q "worker group [34] (ranks [45]-[45] on node3) has not answered for [0-9]* s (worker deadline 6 s" "$LOG" ||
+grep -q "worker group [34] (rank [45] on node3) has not answered for [0-9]* s (worker deadline 6 s" "$LOG" ||
     fail "dead: no deadline message naming node3's group: $(grep -i deadline "$LOG" | head -3)"
 grep -q "after the coordinator aborted: killing it" "$LOG" || fail "dead: the stuck launcher was not killed"
 finish
