@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 PACKAGES=(build-essential cmake pkgconf git openmpi-bin libopenmpi-dev libhdf5-dev hdf5-tools
           libcjson-dev libopenblas-dev libpcre2-dev slurm-wlm munge python3-pip ca-certificates
-          clang libclang-rt-dev time)
+          clang libclang-rt-dev time iproute2)
 BUILD_DIR=${SP_BUILD_DIR:-build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 

@@ -136,8 +136,10 @@ int sp_ckpt_read_state(hid_t group, const char *group_path, sp_state *s, uint64_
 
 /* ---- lock file -------------------------------------------------------------------------- */
 
-/* path.lock holds "pid hostname". A live holder (or one on another host) refuses; a holder
- * pid that is not alive on this host is stale: taken over with a warning on stderr. */
+/* path.lock holds "pid hostname starttime slurmjob restart". A live holder (or one on another
+ * host) refuses; a holder pid that is not alive on this host is stale: taken over with a warning
+ * on stderr; so is a holder on another host that is an earlier run of our own Slurm job (same
+ * SLURM_JOB_ID, lower SLURM_RESTART_COUNT: a requeue). */
 typedef struct {
     char *lock_path;
     int held;
@@ -145,6 +147,9 @@ typedef struct {
 } sp_ckpt_lock;
 
 int sp_ckpt_lock_acquire(const char *path, sp_ckpt_lock *lock, sp_error *err);
+/* 0 when the lock file still names this process (or the lock is not held); else an error:
+ * another run took it over, and this one must not write the checkpoint. */
+int sp_ckpt_lock_check(const sp_ckpt_lock *lock, sp_error *err);
 /* Removes the lock file if it is still ours; safe to call on an unheld lock. */
 void sp_ckpt_lock_release(sp_ckpt_lock *lock);
 

@@ -1,8 +1,14 @@
 /* checkpoint_lock.c — X.h5.lock, our own guard against two writers of one checkpoint (HDF5's
  * file locking is off on some parallel filesystems). Created with O_CREAT|O_EXCL, it holds
  * "pid hostname starttime\n" (starttime: field 22 of /proc/<pid>/stat, so a recycled pid is not
- * mistaken for the holder). A holder whose process is not alive on this host is stale: we take it over
- * with a warning (and remove its leftover X.h5.tmp.<pid>). Known limit: two processes taking
+ * mistaken for the holder), then "job restart": the Slurm job id and SLURM_RESTART_COUNT of the
+ * holder ("-" and 0 outside Slurm). A holder whose process is not alive on this host is stale: we
+ * take it over with a warning (and remove its leftover X.h5.tmp.<pid>). A holder on another host
+ * cannot be checked and is refused, except an earlier run of our own Slurm job (same job id, lower
+ * restart count): Slurm requeues a job only after ending the previous run, and that run may have
+ * died with its node. As a guard against a holder that is still alive anyway (a partitioned node
+ * whose processes run on), the holder checks that the lock still names it before every checkpoint
+ * write (sp_ckpt_lock_check) and stops when it was taken over. Known limit: two processes taking
  * over the same stale lock at the same instant can both succeed (unlink + O_EXCL is not one
  * atomic step); that needs two restarts of one job on one host within microseconds. */
 #include <errno.h>
@@ -20,7 +26,17 @@ typedef struct {
     long pid;
     char host[256];
     unsigned long long start; /* 0 when unknown */
+    char job[64];             /* Slurm job id, "-" outside Slurm */
+    long restart;             /* SLURM_RESTART_COUNT */
 } holder;
+
+/* Our Slurm job ("-" outside Slurm) and restart count. */
+static void my_job(char *buf, size_t size, long *restart)
+{
+    const char *j = getenv("SLURM_JOB_ID"), *r = getenv("SLURM_RESTART_COUNT");
+    snprintf(buf, size, "%s", j && *j && !strchr(j, ' ') ? j : "-");
+    *restart = r ? atol(r) : 0;
+}
 
 static void my_host(char *buf, size_t size)
 {
@@ -61,10 +77,12 @@ static int try_create(const char *lock_path, sp_error *err)
         if (errno == EEXIST) return 0;
         return sp_error_set(err, "%s: cannot create lock file: %s", lock_path, strerror(errno));
     }
-    char host[256], line[300];
+    char host[256], job[64], line[400];
+    long restart;
     my_host(host, sizeof host);
-    int n = snprintf(line, sizeof line, "%ld %s %llu\n", (long)getpid(), host,
-                     proc_start_time((long)getpid(), NULL));
+    my_job(job, sizeof job, &restart);
+    int n = snprintf(line, sizeof line, "%ld %s %llu %s %ld\n", (long)getpid(), host,
+                     proc_start_time((long)getpid(), NULL), job, restart);
     int ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
     int e = errno;
     close(fd);
@@ -81,9 +99,10 @@ static int read_holder(const char *lock_path, holder *h)
     memset(h, 0, sizeof *h);
     FILE *f = fopen(lock_path, "r");
     if (!f) return -1;
-    int n = fscanf(f, "%ld %255s %llu", &h->pid, h->host, &h->start);
+    int n = fscanf(f, "%ld %255s %llu %63s %ld", &h->pid, h->host, &h->start, h->job, &h->restart);
     fclose(f);
     if (n < 3) h->start = 0;
+    if (n < 5) snprintf(h->job, sizeof h->job, "-"), h->restart = 0;
     return n >= 2 && h->pid > 0 ? 0 : -1;
 }
 
@@ -103,6 +122,31 @@ static void remove_stale_tmp(const char *lock_path, long pid)
     size_t n = strlen(lock_path) - strlen(".lock");
     snprintf(tmp, sizeof tmp, "%.*s.tmp.%ld", (int)n, lock_path, pid);
     unlink(tmp);
+}
+
+/* The holder is an earlier run of the Slurm job we belong to (requeued since). */
+static int earlier_run_of_our_job(const holder *h)
+{
+    char job[64];
+    long restart;
+    my_job(job, sizeof job, &restart);
+    return strcmp(job, "-") != 0 && strcmp(h->job, job) == 0 && h->restart < restart;
+}
+
+int sp_ckpt_lock_check(const sp_ckpt_lock *lock, sp_error *err)
+{
+    if (!lock || !lock->held) return 0;
+    holder h;
+    char host[256];
+    my_host(host, sizeof host);
+    if (read_holder(lock->lock_path, &h) == 0 && h.pid == (long)getpid() && strcmp(h.host, host) == 0)
+        return 0;
+    if (h.pid > 0)
+        return sp_error_set(err, "%s was taken over by pid %ld on host %s (Slurm job %s, restart "
+                            "%ld): another run owns the checkpoint now; stopping without writing",
+                            lock->lock_path, h.pid, h.host, h.job, h.restart);
+    return sp_error_set(err, "%s: our lock file is gone or unreadable: stopping without writing "
+                        "the checkpoint", lock->lock_path);
 }
 
 int sp_ckpt_lock_acquire(const char *path, sp_ckpt_lock *lock, sp_error *err)
@@ -139,14 +183,20 @@ int sp_ckpt_lock_acquire(const char *path, sp_ckpt_lock *lock, sp_error *err)
             attempt--; /* not an attempt: the holder may still go away */
             continue;
         }
-        if (strcmp(h.host, host) != 0 || holder_alive(&h)) {
+        int requeued = strcmp(h.host, host) != 0 && earlier_run_of_our_job(&h);
+        if (!requeued && (strcmp(h.host, host) != 0 || holder_alive(&h))) {
             sp_error_set(err, "%s is locked by pid %ld on host %s (lock file %s): another "
                               "swarmprune is writing it; if that process is gone, delete the "
                               "lock file", path, h.pid, h.host, lock->lock_path);
             break;
         }
-        fprintf(stderr, "swarmprune: warning: taking over stale lock %s (pid %ld on %s is not "
-                        "running)\n", lock->lock_path, h.pid, h.host);
+        if (requeued)
+            fprintf(stderr, "swarmprune: warning: taking over lock %s from pid %ld on %s: an "
+                            "earlier run (restart %ld) of this Slurm job %s, which Slurm ended\n",
+                    lock->lock_path, h.pid, h.host, h.restart, h.job);
+        else
+            fprintf(stderr, "swarmprune: warning: taking over stale lock %s (pid %ld on %s is "
+                            "not running)\n", lock->lock_path, h.pid, h.host);
         if (unlink(lock->lock_path) < 0 && errno != ENOENT) {
             sp_error_set(err, "%s: cannot remove stale lock: %s", lock->lock_path, strerror(errno));
             break;

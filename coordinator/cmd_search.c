@@ -106,6 +106,21 @@ static int finished_earlier(const sp_job *job)
     return sp_search_all_done(job, fp);
 }
 
+/* One line naming the host(s) of each worker group, e.g. "group 0 (ranks 1-2) node1,node2". */
+static void print_group_hosts(const sp_job *job, const sp_sched *s)
+{
+    if (!s->hosts) return;
+    printf("swarmprune search: %s: coordinator on %s; worker hosts:", job->name, s->hosts);
+    for (int g = 0; g < s->n_groups; g++) {
+        char h[256];
+        sp_sched_group_hosts(s, g, h, sizeof h);
+        if (s->tp == 1) printf(" group %d (rank %d) %s", g, 1 + g, h);
+        else printf(" group %d (ranks %d-%d) %s", g, 1 + g * s->tp, (g + 1) * s->tp, h);
+        printf("%s", g + 1 < s->n_groups ? ";" : "\n");
+    }
+    fflush(stdout);
+}
+
 static int run_rank(sp_job *job, int rank, int size, const sp_search_options *opt, sp_error *err)
 {
     MPI_Comm group = MPI_COMM_NULL;
@@ -126,6 +141,7 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
         return SP_EXIT_OK;
     }
     if (sp_sched_split_groups(MPI_COMM_WORLD, job->tp, &group, err)) return SP_EXIT_FAILURE;
+    char *hosts = size > 1 ? sp_sched_gather_hosts(MPI_COMM_WORLD) : NULL;
     worker_kit kit;
     int rc = SP_EXIT_OK;
     if (kit_open(job, group, &kit, rank != 0 || size == 1, err)) {
@@ -148,8 +164,15 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
             printf("swarmprune search: %s: %d rank(s), %d worker group(s) of tp = %d, model %s "
                    "(%lld layers)\n", job->name, size, sched.n_groups, job->tp, job->model,
                    (long long)kit.model.cfg.n_layers);
-            fflush(stdout);
+            sched.hosts = hosts;
+            print_group_hosts(job, &sched);
             rc = sp_search_coordinate(job, &kit.model, &sched, opt, err);
+            if (sched.lost) { /* a group may never answer again: no collective can finish */
+                fprintf(stderr, "swarmprune search: error: %s\n", err->msg);
+                fflush(stderr);
+                fflush(stdout);
+                MPI_Abort(MPI_COMM_WORLD, SP_EXIT_RESUMABLE);
+            }
             if (sp_sched_launcher_gone()) _exit(rc == SP_EXIT_FAILURE ? rc : SP_EXIT_RESUMABLE);
             sp_sched_shutdown(&sched);
         }
@@ -157,6 +180,7 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
         if (sp_worker_serve(MPI_COMM_WORLD, group, kit.ev, err)) rc = SP_EXIT_FAILURE;
     }
     kit_close(&kit);
+    free(hosts);
     if (group != MPI_COMM_NULL) MPI_Comm_free(&group);
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD); /* every rank exits with the same status */
     return rc;

@@ -67,6 +67,60 @@ static void recv_polling(void *buf, int bytes, int src, int tag, MPI_Comm comm, 
     MPI_Recv(buf, bytes, MPI_BYTE, st->MPI_SOURCE, tag, comm, st);
 }
 
+char *sp_sched_gather_hosts(MPI_Comm world)
+{
+    int rank, size;
+    MPI_Comm_rank(world, &rank);
+    MPI_Comm_size(world, &size);
+    char me[SP_HOST_MAX] = {0};
+    if (gethostname(me, sizeof me - 1) != 0) snprintf(me, sizeof me, "unknown");
+    char *all = rank == 0 ? sp_xcalloc((size_t)size, SP_HOST_MAX) : NULL;
+    MPI_Gather(me, SP_HOST_MAX, MPI_CHAR, all, SP_HOST_MAX, MPI_CHAR, 0, world);
+    return all;
+}
+
+void sp_sched_group_hosts(const sp_sched *s, int g, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->tp && s->hosts; i++) {
+        const char *h = s->hosts + (size_t)(1 + g * s->tp + i) * SP_HOST_MAX;
+        if (i > 0 && strcmp(h, s->hosts + (size_t)(g * s->tp + i) * SP_HOST_MAX) == 0) continue;
+        int n = snprintf(buf + len, size - len, "%s%s", len ? "," : "", h);
+        if (n < 0 || (size_t)n >= size - len) break;
+        len += (size_t)n;
+    }
+    if (!buf[0]) snprintf(buf, size, "?");
+}
+
+/* The worker deadline: a group that has not answered one evaluation within it is declared lost
+ * (its node died, or a partition cut it off without closing a connection: MPI would wait
+ * forever), and the job aborts so that it can resume from the checkpoint elsewhere.
+ * SWARMPRUNE_WORKER_DEADLINE = seconds (0 = none); unset: 10 x the slowest evaluation seen so
+ * far, at least 300 s, which leaves room for a slow first evaluation (warm-up) or a node that
+ * stalls for a while (swapping, a debugger, SIGSTOP) without aborting a healthy job. */
+double sp_sched_deadline(const sp_sched *s)
+{
+    const char *v = getenv("SWARMPRUNE_WORKER_DEADLINE");
+    if (v && *v) return atof(v) > 0 ? atof(v) : 0;
+    return 10 * s->slowest > 300 ? 10 * s->slowest : 300;
+}
+
+/* Sets the error for group g, which has not answered for `waited` seconds. */
+static int group_lost(sp_sched *s, int g, double waited, sp_error *err)
+{
+    char hosts[256];
+    sp_sched_group_hosts(s, g, hosts, sizeof hosts);
+    s->lost = 1;
+    char ranks[48];
+    if (s->tp == 1) snprintf(ranks, sizeof ranks, "rank %d", 1 + g);
+    else snprintf(ranks, sizeof ranks, "ranks %d-%d", 1 + g * s->tp, (g + 1) * s->tp);
+    return sp_error_set(err, "worker group %d (%s on %s) has not answered for %.0f s (worker "
+                        "deadline %.0f s, SWARMPRUNE_WORKER_DEADLINE): its node is down, cut off "
+                        "or stalled; aborting so that the job resumes from the checkpoint", g,
+                        ranks, hosts, waited, sp_sched_deadline(s));
+}
+
 int sp_sched_split_groups(MPI_Comm world, int tp, MPI_Comm *group, sp_error *err)
 {
     int rank, size;
@@ -75,6 +129,14 @@ int sp_sched_split_groups(MPI_Comm world, int tp, MPI_Comm *group, sp_error *err
     if (size > 1 && (size - 1) % tp != 0)
         return sp_error_set(err, "%d MPI ranks: the %d worker ranks (all but rank 0) must form "
                             "groups of tp = %d", size, size - 1, tp);
+    const char *dl = getenv("SWARMPRUNE_WORKER_DEADLINE");
+    if (dl && *dl) {
+        char *end;
+        double v = strtod(dl, &end);
+        if (*end != '\0' || !(v >= 0))
+            return sp_error_set(err, "SWARMPRUNE_WORKER_DEADLINE: expected seconds >= 0 (0 = no "
+                                "deadline), got \"%s\"", dl);
+    }
     if (size > 1) g_parent = getppid();
     int color = rank == 0 ? MPI_UNDEFINED : (rank - 1) / tp;
     if (MPI_Comm_split(world, color, rank, group) != MPI_SUCCESS)
@@ -141,8 +203,9 @@ int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *met
     for (int i = 0; i < n; i++) done[i] = 0;
     if (s->n_groups == 0) return evaluate_local(s, cands, n, metrics, worker, done, err);
     int next = 0, in_flight = 0, n_done = 0, failed = 0;
-    double stop_since = 0;
+    double stop_since = 0, deadline = sp_sched_deadline(s);
     int *busy = sp_xcalloc((size_t)s->n_groups, sizeof *busy);
+    double *sent_at = sp_xcalloc((size_t)s->n_groups, sizeof *sent_at);
     while (n_done < n) {
         if (orphaned()) {
             fprintf(stderr, "swarmprune: coordinator: the MPI launcher is gone; writing the "
@@ -158,12 +221,19 @@ int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *met
             break;
         }
         for (int g = 0; g < s->n_groups && next < n && !stop; g++)
-            if (!busy[g]) send_task(s, g, &cands[next], next), busy[g] = 1, next++, in_flight++;
+            if (!busy[g]) {
+                send_task(s, g, &cands[next], next), busy[g] = 1, next++, in_flight++;
+                sent_at[g] = sp_now();
+            }
         if (in_flight == 0) break;
         int flag = 0;
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, s->world, &flag, &st);
         if (!flag) {
+            double t = sp_now();
+            for (int g = 0; g < s->n_groups && deadline > 0 && !s->lost; g++)
+                if (busy[g] && t - sent_at[g] > deadline) group_lost(s, g, t - sent_at[g], err);
+            if (s->lost) break;
             nap();
             continue;
         }
@@ -171,6 +241,7 @@ int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *met
         MPI_Recv(&r, (int)sizeof r, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, s->world, &st);
         int g = (st.MPI_SOURCE - 1) / s->tp;
         busy[g] = 0;
+        if (sp_now() - sent_at[g] > s->slowest) s->slowest = sp_now() - sent_at[g];
         in_flight--;
         if (r.signo) sp_signal_raise_flag(r.signo);
         if (r.status != 0) {
@@ -185,7 +256,8 @@ int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *met
         n_done++;
     }
     free(busy);
-    if (failed) return -1;
+    free(sent_at);
+    if (failed || s->lost) return -1;
     return n_done == n ? SP_SCHED_DONE : SP_SCHED_STOPPED;
 }
 

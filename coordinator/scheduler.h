@@ -22,7 +22,12 @@ typedef struct {
     int n_groups;          /* worker groups (0 = in-process scoring) */
     sp_evaluator *local;   /* in-process evaluator when n_groups == 0 */
     int64_t evals_sent;
+    char *hosts;           /* [size x SP_HOST_MAX] every rank's host name (rank 0; may be NULL) */
+    double slowest;        /* seconds of the slowest evaluation so far (worker deadline) */
+    int lost;              /* 1 when a worker group missed its deadline (the job must abort) */
 } sp_sched;
+
+#define SP_HOST_MAX 64
 
 /* Exit status of a worker whose MPI launcher disappeared. */
 #define SP_SCHED_EXIT_ORPHANED 3
@@ -39,6 +44,17 @@ int sp_sched_init(sp_sched *s, MPI_Comm world, int tp, sp_evaluator *local, sp_e
  * flight was collected: done[] tells which finished), -1 on error (a worker's message). */
 int sp_sched_evaluate(sp_sched *s, const sp_candidate *cands, int n, double *metrics,
                       int *worker, int *done, sp_error *err);
+
+/* Collective over world: rank 0 gets a malloc'd [size x SP_HOST_MAX] table of every rank's
+ * host name (other ranks get NULL). */
+char *sp_sched_gather_hosts(MPI_Comm world);
+
+/* "node1,node2" for group g (the distinct hosts of its ranks, in rank order) into buf. */
+void sp_sched_group_hosts(const sp_sched *s, int g, char *buf, size_t size);
+
+/* Seconds a worker group may take for one evaluation before the coordinator declares it lost
+ * (SWARMPRUNE_WORKER_DEADLINE; see scheduler.c). 0 = no deadline. */
+double sp_sched_deadline(const sp_sched *s);
 
 /* Tells every worker group to exit (coordinator side). */
 void sp_sched_shutdown(sp_sched *s);

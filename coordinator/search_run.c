@@ -43,6 +43,7 @@ typedef struct {
     double total_bytes;
     size_t snap_n;             /* evaluations in the snapshot */
     int stopped;
+    const sp_ckpt_lock *lock;  /* checked before each checkpoint write (taken over = stop) */
 } run_ctx;
 
 static double now_elapsed(const run_ctx *r) { return r->elapsed0 + (sp_now() - r->t0); }
@@ -271,6 +272,7 @@ static void fill_views(const run_ctx *r, sp_ckpt *c)
 
 static int write_checkpoint(run_ctx *r, const char *path, sp_ckpt_status status, sp_error *err)
 {
+    if (sp_ckpt_lock_check(r->lock, err)) return -1;
     sp_ckpt c;
     sp_ckpt_init(&c, (int)r->model->cfg.n_layers, SP_METRIC_COUNT, sp_metric_names);
     sp_ckpt_set_job(&c, r->job->name, r->job->text);
@@ -417,6 +419,15 @@ static int write_summary(const run_ctx *r, const char *path, sp_error *err)
     cJSON_AddNumberToObject(o, "generations", (double)r->driver.generation);
     cJSON_AddStringToObject(o, "stop_reason", sp_driver_status_name(r->driver.status));
     cJSON_AddNumberToObject(o, "wall_seconds", now_elapsed(r));
+    if (r->sched->hosts) { /* which hosts ran which worker group (this run; not resumed ones) */
+        cJSON_AddStringToObject(o, "coordinator_host", r->sched->hosts);
+        cJSON *a = cJSON_AddArrayToObject(o, "worker_group_hosts");
+        for (int g = 0; g < r->sched->n_groups; g++) {
+            char h[256];
+            sp_sched_group_hosts(r->sched, g, h, sizeof h);
+            cJSON_AddItemToArray(a, cJSON_CreateString(h));
+        }
+    }
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->job->seed);
     cJSON_AddStringToObject(o, "seed", seed);
@@ -623,7 +634,9 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
             rc = SP_EXIT_FAILURE;
             break;
         }
+        r->lock = &lock;
         rc = run_one_k(r, opt, err);
+        r->lock = NULL;
         sp_ckpt_lock_release(&lock);
     }
     if (rc == SP_EXIT_OK) {

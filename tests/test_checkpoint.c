@@ -352,6 +352,29 @@ static void test_lock(void)
     fclose(f);
     CHECK(sp_ckpt_lock_acquire(p, &a, &err) != 0 && strstr(err.msg, "other-host.example"),
           "other host: %s", err.msg);
+    /* Another host, but an earlier run of our Slurm job: taken over only after a requeue. */
+    f = fopen(lp, "w");
+    fprintf(f, "%ld other-host.example 0 4242 0\n", (long)child);
+    fclose(f);
+    setenv("SLURM_JOB_ID", "4243", 1);
+    setenv("SLURM_RESTART_COUNT", "1", 1);
+    CHECK(sp_ckpt_lock_acquire(p, &a, &err) != 0, "another job's lock was taken over");
+    setenv("SLURM_JOB_ID", "4242", 1);
+    setenv("SLURM_RESTART_COUNT", "0", 1);
+    CHECK(sp_ckpt_lock_acquire(p, &a, &err) != 0, "the same restart's lock was taken over");
+    setenv("SLURM_RESTART_COUNT", "1", 1);
+    CHECK(sp_ckpt_lock_acquire(p, &a, &err) == 0 && a.took_over_stale, "requeued: %s", err.msg);
+    CHECK(sp_ckpt_lock_check(&a, &err) == 0, "check of our own lock: %s", err.msg);
+    /* The holder notices a takeover before writing. */
+    f = fopen(lp, "w");
+    fprintf(f, "%ld other-host.example 0 4242 2\n", (long)child);
+    fclose(f);
+    CHECK(sp_ckpt_lock_check(&a, &err) != 0 && strstr(err.msg, "taken over by pid"),
+          "takeover not noticed: %s", err.msg);
+    sp_ckpt_lock_release(&a);
+    CHECK(access(lp, F_OK) == 0, "release removed another run's lock");
+    unsetenv("SLURM_JOB_ID");
+    unsetenv("SLURM_RESTART_COUNT");
     unlink(lp);
 }
 
