@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* GPU efficiency: the only measured end-to-end figure we hold is transformers' ~32k tokens/s on
  * one H100 SXM for the Llama-3.1-8B shape at 64 x 128 tokens (issue 16; docs/GPU.md), i.e.
@@ -24,13 +25,13 @@
  * dense 989 TFLOP/s; NVLink 4: 900 GB/s total = 450 per direction; PCIe gen5 x16 ~64 GB/s),
  * NVIDIA H200 SXM datasheet (same compute and NVLink as the H100, 141 GB). */
 static const sp_plan_device plan_devices[] = {
-    {"a100-40", SP_PLAN_GPU, 40, 312, PLAN_GPU_EFFICIENCY, PLAN_GPU_ATTN_EFFICIENCY, 300, 32, 0, 0,
+    {"a100-40", SP_PLAN_GPU, 40, 312, PLAN_GPU_EFFICIENCY, PLAN_GPU_ATTN_EFFICIENCY, 300, 32, 0, 0, 0,
      "NVIDIA A100 datasheet (SXM4 40 GB); efficiency 0.49 from transformers on an H100"},
-    {"a100-80", SP_PLAN_GPU, 80, 312, PLAN_GPU_EFFICIENCY, PLAN_GPU_ATTN_EFFICIENCY, 300, 32, 0, 0,
+    {"a100-80", SP_PLAN_GPU, 80, 312, PLAN_GPU_EFFICIENCY, PLAN_GPU_ATTN_EFFICIENCY, 300, 32, 0, 0, 0,
      "NVIDIA A100 datasheet (SXM4 80 GB); efficiency 0.49 from transformers on an H100"},
-    {"h100-80", SP_PLAN_GPU, 80, 989, PLAN_GPU_EFFICIENCY, PLAN_GPU_ATTN_EFFICIENCY, 450, 64, 0, 0,
+    {"h100-80", SP_PLAN_GPU, 80, 989, PLAN_GPU_EFFICIENCY, PLAN_GPU_ATTN_EFFICIENCY, 450, 64, 0, 0, 0,
      "NVIDIA H100 SXM datasheet; efficiency 0.49 measured with transformers (8B, 64 x 128)"},
-    {"h200-141", SP_PLAN_GPU, 141, 989, PLAN_GPU_EFFICIENCY, PLAN_GPU_ATTN_EFFICIENCY, 450, 64, 0, 0,
+    {"h200-141", SP_PLAN_GPU, 141, 989, PLAN_GPU_EFFICIENCY, PLAN_GPU_ATTN_EFFICIENCY, 450, 64, 0, 0, 0,
      "NVIDIA H200 SXM datasheet; efficiency 0.49 measured with transformers on an H100"},
 };
 
@@ -44,11 +45,13 @@ static const sp_plan_device plan_devices[] = {
  * the engine's layer GEMMs are plain cblas_sgemm calls on the packed batch); attention's small
  * K = head_dim products reach about a third of it; the element-wise work is bound by expf (SwiGLU,
  * attention softmax, the head's log-softmax) and, for kl, by double exp over the vocabulary
- * (worker/task_kl.c), both measured. The resident set of a worker process before any model is
- * loaded (MPI, HDF5, OpenBLAS buffers, code) was measured with /usr/bin/time on the fixture's
- * search; tests/cli_plan.sh checks the totals on the fixture and SmolLM2. */
+ * (worker/task_kl.c), both measured. A worker process's resident set before any model is loaded
+ * is this binary's own at start-up (read from /proc/self/statm: a CUDA-enabled build maps
+ * ~220 MB of cuBLAS even on the CPU) plus what MPI_Init, HDF5 and OpenBLAS's buffers add (27 MiB,
+ * measured with /usr/bin/time on the fixture's search); tests/cli_plan.sh checks the totals on
+ * the fixture and SmolLM2. */
 #define PLAN_CPU_ATTN_EFFICIENCY 0.35
-#define PLAN_CPU_BASELINE_BYTES (40.0 * 1048576.0)
+#define PLAN_CPU_MPI_BYTES (27.0 * 1048576.0) /* MPI_Init (singleton) + HDF5 + BLAS buffers */
 /* Engine constants mirrored here: head rows per chunk (engine_cpu.c, engine_cuda.c), the CPU
  * attention query block (engine_cpu_attn.c), the KL dense-cache budget and top-K (task_kl.h). */
 #define PLAN_HEAD_CHUNK 512.0
@@ -96,6 +99,7 @@ void sp_plan_device_cpu(const sp_plan_cpu_core *core, double node_mem_gb, sp_pla
     out->peak_tflops = core->gflops * 1e-3;
     out->expf_rate = core->expf_rate;
     out->exp_rate = core->exp_rate;
+    out->process_bytes = core->process_bytes;
     out->efficiency = 1.0;
     out->attn_efficiency = PLAN_CPU_ATTN_EFFICIENCY;
     out->nvlink_gbps = out->pcie_gbps = 5; /* MPI over shared memory, per direction */
@@ -132,9 +136,21 @@ static double plan_exp_rate(int dbl, double seconds)
     return calls / dt;
 }
 
+/* Resident bytes of this process (/proc/self/statm), 0 when unknown. */
+static double plan_resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long size = 0, res = 0;
+    int ok = f && fscanf(f, "%lld %lld", &size, &res) == 2;
+    if (f) fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return ok && page > 0 ? (double)res * (double)page : 0;
+}
+
 void sp_plan_cpu_calibrate(const sp_model_config *c, int64_t m_tokens, double seconds,
                            sp_plan_cpu_core *out)
 {
+    out->process_bytes = plan_resident_bytes();
     out->expf_rate = plan_exp_rate(0, seconds * 0.1);
     out->exp_rate = plan_exp_rate(1, seconds * 0.1);
     seconds *= 0.8;
@@ -222,7 +238,7 @@ void sp_plan_memory_per_rank(const sp_model_config *c, const sp_plan_workload *w
         int64_t n = full->max_item, qb = n < PLAN_ATTN_QBLOCK ? n : PLAN_ATTN_QBLOCK;
         m->attention = 4.0 * (double)qb * (double)n;
         m->task = plan_task_bytes(c, w);
-        m->runtime = PLAN_CPU_BASELINE_BYTES;
+        m->runtime = dev->process_bytes + PLAN_CPU_MPI_BYTES;
         /* The safetensors pages read while converting stay mapped (and resident). */
         double fb = c->torch_dtype[0] && strcmp(c->torch_dtype, "float32") == 0 ? 4.0 : 2.0;
         m->mapped = (m->weights / wb + m->embed_head / wb) * fb;

@@ -29,6 +29,8 @@ typedef struct {
     double pcie_gbps;       /* the same over PCIe */
     double expf_rate;       /* CPU: expf calls per second of one core (0 on GPUs: not modelled) */
     double exp_rate;        /* CPU: double exp calls per second of one core */
+    double process_bytes;   /* CPU: resident bytes of this binary before any work (its
+                               libraries: a CUDA-enabled build maps cuBLAS even on the CPU) */
     const char *source;     /* where the figures come from */
 } sp_plan_device;
 
@@ -41,6 +43,7 @@ typedef struct {
     double gflops;    /* cblas_sgemm at the model's layer shapes */
     double expf_rate; /* expf per second (SwiGLU, attention softmax, log-softmax of the head) */
     double exp_rate;  /* double exp per second (the KL task's per-vocabulary sums) */
+    double process_bytes; /* resident bytes of this process when the calibration starts */
 } sp_plan_cpu_core;
 void sp_plan_device_cpu(const sp_plan_cpu_core *core, double node_mem_gb, sp_plan_device *out);
 /* Measures one core: single-thread cblas_sgemm GFLOP/s at the model's layer shapes (M = tokens
