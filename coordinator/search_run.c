@@ -15,6 +15,8 @@
 #include "common/cli.h"
 #include "common/signals.h"
 #include "coordinator/search_driver.h"
+#include "coordinator/job_fitness.h"
+#include "worker/evaluator.h"
 
 /* One k's search. Per-evaluation extras (metrics, wall time, worker) run parallel to the
  * driver's history. `gen_*` collects every result of the generation in progress: when a stop
@@ -63,28 +65,13 @@ void sp_search_checkpoint_path(const sp_job *job, int ki, char *buf, size_t size
 
 static double removed_fraction(const run_ctx *r, const sp_mask *m)
 {
-    double b = 0;
-    for (int l = 0; l < r->model->cfg.n_layers; l++)
-        if (sp_mask_test(m, l)) b += (double)sp_model_layer_bytes(r->model, l);
-    return b / r->total_bytes;
-}
-
-/* Modelled forward-time ratio pruned/full: FLOPs of the kept layers + head over all (a
- * deterministic stand-in for measured time, which would make fitness depend on the machine). */
-static double time_ratio(const run_ctx *r, const sp_mask *m)
-{
-    const sp_model_config *c = &r->model->cfg;
-    double layer = (double)sp_config_layer_params(c), head = (double)c->vocab * (double)c->hidden;
-    double kept = (double)(c->n_layers - sp_mask_count(m));
-    return (kept * layer + head) / ((double)c->n_layers * layer + head);
+    return sp_job_removed_fraction(r->model, m);
 }
 
 static int fitness_of(const run_ctx *r, const sp_mask *m, const double *met, double *fit,
                       sp_error *err)
 {
-    sp_metrics x = {met[SP_METRIC_ACC], met[SP_METRIC_ACC_NORM], met[SP_METRIC_NLL],
-                    met[SP_METRIC_KL], removed_fraction(r, m), time_ratio(r, m)};
-    return sp_objective_fitness(&r->job->objective, &x, fit, err);
+    return sp_job_fitness(r->job, r->model, m, met, fit, err);
 }
 
 /* ---- the batch objective --------------------------------------------------------------- */
@@ -381,6 +368,13 @@ static int write_summary(const run_ctx *r, const char *path, sp_error *err)
     cJSON_AddStringToObject(o, "algorithm", sp_alg_kind_name(r->job->search.kind));
     cJSON_AddStringToObject(o, "objective", sp_objective_kind_name(r->job->objective.kind));
     cJSON_AddStringToObject(o, "task", sp_task_kind_name(r->job->task.kind));
+    int32_t bos = -1;
+    if (sp_job_bos(r->job, r->model, &bos, err)) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    if (bos >= 0) cJSON_AddNumberToObject(o, "bos", bos);
+    else cJSON_AddNullToObject(o, "bos");
     cJSON_AddNumberToObject(o, "k", r->k);
     cJSON_AddNumberToObject(o, "num_layers", (double)r->model->cfg.n_layers);
     cJSON_AddNumberToObject(o, "evaluations", (double)r->n);
