@@ -12,16 +12,19 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "results_dir.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: swarmprune inspect CHECKPOINT.h5 [--json] [--top N]\n\n"
+            "usage: swarmprune inspect CHECKPOINT.h5|OUTPUT_DIR [--json] [--top N]\n\n"
             "Verifies a checkpoint or results file (schema version, checksums) and prints its\n"
             "status, job, model fingerprint, iteration, number of evaluations, the best fitness\n"
             "overall and per number of removed layers k, the last N rows of the best-so-far\n"
             "trajectory and the per-layer pruning frequencies. Only full-fidelity evaluations\n"
-            "count as best (with search.fidelities, partial-data scores are not comparable).\n\n"
+            "count as best (with search.fidelities, partial-data scores are not comparable).\n"
+            "A search's output directory stands for its results.h5; a sweep's for every\n"
+            "k<K>/results.h5 (--json: an array).\n\n"
             "options:\n"
             "  --json    print one JSON object instead of text\n"
             "  --top N   trajectory rows to show (default 10, 0 = all)\n"
@@ -181,6 +184,25 @@ static void print_json(const char *path, const sp_ckpt *c, size_t top, const lon
     cJSON_Delete(o);
 }
 
+static int inspect_one(const char *path, int json, size_t top)
+{
+    sp_error err = {{0}};
+    sp_ckpt c;
+    if (sp_ckpt_read(path, NULL, NULL, &c, &err) < 0) {
+        sp_ckpt_free(&c);
+        return sp_cli_fail("inspect", &err);
+    }
+    long *bk = sp_xmalloc(((size_t)c.n_layers + 1) * sizeof *bk);
+    best_per_k(&c, bk);
+    if (json)
+        print_json(path, &c, top, bk);
+    else
+        print_text(path, &c, top, bk);
+    free(bk);
+    sp_ckpt_free(&c);
+    return SP_EXIT_OK;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     if (sp_cli_wants_help(argc, argv)) {
@@ -207,18 +229,18 @@ int cmd_inspect(int argc, char **argv)
         }
     }
     if (!path) return sp_cli_usage_error("inspect", "missing CHECKPOINT.h5");
-    sp_ckpt c;
-    if (sp_ckpt_read(path, NULL, NULL, &c, &err) < 0) {
-        sp_ckpt_free(&c);
-        return sp_cli_fail("inspect", &err);
+    char **files;
+    size_t nf;
+    if (sp_results_expand(path, &files, &nf, &err) < 0) return sp_cli_fail("inspect", &err);
+    int rc = SP_EXIT_OK;
+    if (json && nf > 1) printf("[\n");
+    for (size_t i = 0; i < nf && rc == SP_EXIT_OK; i++) {
+        if (!json && nf > 1) printf("%s==> %s <==\n", i ? "\n" : "", files[i]);
+        if (json && i) printf(",\n");
+        rc = inspect_one(files[i], json, (size_t)top);
     }
-    long *bk = sp_xmalloc(((size_t)c.n_layers + 1) * sizeof *bk);
-    best_per_k(&c, bk);
-    if (json)
-        print_json(path, &c, (size_t)top, bk);
-    else
-        print_text(path, &c, (size_t)top, bk);
-    free(bk);
-    sp_ckpt_free(&c);
+    if (json && nf > 1 && rc == SP_EXIT_OK) printf("]\n");
+    sp_results_free(files, nf);
+    if (rc != SP_EXIT_OK) return rc;
     return fflush(stdout) == 0 ? SP_EXIT_OK : SP_EXIT_FAILURE;
 }
