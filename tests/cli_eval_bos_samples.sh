@@ -5,7 +5,8 @@
 #    gets none by default, equal to --no-bos; every --json output reports "bos" (id or null);
 #  * --samples FILE.jsonl: acc and acc_norm recomputed from the per-item lines (argmax of the
 #    log-likelihoods, and of them over the ending lengths) equal the summary; for nll and ppl the
-#    per-window NLL sums give the summary's mean NLL.
+#    per-window NLL sums give the summary's mean NLL;
+#  * kl's default window is a job's (128), and its top-K note reads "(KL is a lower bound)".
 source "$(dirname "$0")/lib_cli.sh"
 require_shared
 TINY=$SHARED/fixtures/tiny-brown-24L
@@ -83,6 +84,10 @@ scored=$(grep -oE '"tokens_scored":[0-9]+' "$TMP/pplnb.json" | sed 's/.*://')
 run_json "$TMP/kl.json" "$TINY" --task kl --text "$TMP/text.txt" --max-tokens 64
 grep -q '"bos":0' "$TMP/kl.json" || fail "kl: bos should be 0"
 grep -q '"ctx":128' "$TMP/kl.json" || fail "kl: default ctx should be 128 (a job's default)"
+
+expect_ok "kl top-k text" "$SP_BIN" eval "$TINY" --task kl --text "$TMP/text.txt" --max-tokens 32 --top-k 16
+grep -q "(KL is a lower bound)$" "$TMP/out" || fail "kl --top-k text: $(grep 'dense cache' "$TMP/out")"
+grep -q "^bos: *0 " "$TMP/out" || fail "kl text: no bos line"
 
 # --- errors
 expect_error "--bos with --no-bos" "exclude each other" \
