@@ -344,7 +344,13 @@ int cmd_analyze(int argc, char **argv)
     an_summary s;
     sp_error err = {{0}};
     memset(&s, 0, sizeof s);
-    int rc = an_load(&s, path, &err);
+    char gdir[4096];
+    int rc = 0;
+    if (sp_model_path_is_gguf(path)) { /* converted once into the cache, as everywhere */
+        rc = sp_model_gguf_dir(path, gdir, sizeof gdir, &err);
+        path = gdir;
+    }
+    if (rc == 0) rc = an_load(&s, path, &err);
     if (rc == 0 && json) {
         cJSON *o = an_json(&s);
         char *text = cJSON_Print(o);

@@ -12,29 +12,47 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "results_dir.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: swarmprune inspect CHECKPOINT.h5 [--json] [--top N]\n\n"
+            "usage: swarmprune inspect CHECKPOINT.h5|OUTPUT_DIR [--json] [--top N]\n\n"
             "Verifies a checkpoint or results file (schema version, checksums) and prints its\n"
             "status, job, model fingerprint, iteration, number of evaluations, the best fitness\n"
             "overall and per number of removed layers k, the last N rows of the best-so-far\n"
-            "trajectory and the per-layer pruning frequencies.\n\n"
+            "trajectory and the per-layer pruning frequencies. Only full-fidelity evaluations\n"
+            "count as best (with search.fidelities, partial-data scores are not comparable).\n"
+            "A search's output directory stands for its results.h5; a sweep's for every\n"
+            "k<K>/results.h5 (--json: an array).\n\n"
             "options:\n"
             "  --json    print one JSON object instead of text\n"
             "  --top N   trajectory rows to show (default 10, 0 = all)\n"
             "  -h, --help\n");
 }
 
-/* Index of the best history entry removing exactly k layers, per k (-1 when none). */
+/* The full-fidelity level of the checkpoint's job: search.fidelities has one level per entry,
+ * the last one the full data (a job without it has one level, 0). */
+static int64_t full_fidelity(const sp_ckpt *c)
+{
+    cJSON *job = c->job_text ? cJSON_Parse(c->job_text) : NULL;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(job, "search"), "fidelities");
+    int64_t full = cJSON_IsArray(f) && cJSON_GetArraySize(f) > 0 ? cJSON_GetArraySize(f) - 1 : 0;
+    cJSON_Delete(job);
+    return full;
+}
+
+/* Index of the best full-fidelity history entry removing exactly k layers, per k (-1 when
+ * none): a partial-data score is never "best" (it is not comparable with full-data ones). */
 static void best_per_k(const sp_ckpt *c, long *best /* [L+1] */)
 {
     const sp_ckpt_history *h = &c->history;
+    int64_t full = full_fidelity(c);
     for (int k = 0; k <= c->n_layers; k++) best[k] = -1;
     for (size_t e = 0; e < h->n; e++) {
         double f = h->fitness[e];
-        if (isnan(f)) continue;
+        if (isnan(f) || h->fidelity[e] != full) continue;
         int k = sp_mask_count(&h->mask[e]);
         long b = best[k];
         if (b < 0 || (c->minimize ? f < h->fitness[b] : f > h->fitness[b])) best[k] = (long)e;
@@ -66,13 +84,20 @@ static void print_text(const char *path, const sp_ckpt *c, size_t top, const lon
            c->program_version ? c->program_version : "?");
     printf("time          created %s, updated %s\n", created, updated);
     printf("iteration     %" PRId64 "\n", c->iteration);
-    printf("evaluations   %zu\n", c->history.n);
+    int64_t full = full_fidelity(c);
+    size_t n_full = 0;
+    for (size_t e = 0; e < c->history.n; e++) n_full += c->history.fidelity[e] == full;
+    if (full > 0)
+        printf("evaluations   %zu (%zu at full fidelity, level %" PRId64 "; %zu on partial data, "
+               "never counted as best)\n", c->history.n, n_full, full, c->history.n - n_full);
+    else
+        printf("evaluations   %zu\n", c->history.n);
     const sp_ckpt_best *b = &c->best;
     if (b->n)
         printf("best fitness  %.6g removing [%s] (k=%d)\n", b->fitness[b->n - 1],
                sp_mask_format(&b->mask[b->n - 1], mbuf, sizeof mbuf),
                sp_mask_count(&b->mask[b->n - 1]));
-    printf("\nbest per k (removed layers):\n");
+    printf("\nbest per k at full fidelity (removed layers):\n");
     for (int k = 0; k <= c->n_layers; k++)
         if (bk[k] >= 0)
             printf("  k=%-3d %12.6g  [%s]\n", k, c->history.fitness[bk[k]],
@@ -123,6 +148,11 @@ static void print_json(const char *path, const sp_ckpt *c, size_t top, const lon
     cJSON_AddNumberToObject(o, "iteration", (double)c->iteration);
     cJSON_AddNumberToObject(o, "n_layers", c->n_layers);
     cJSON_AddNumberToObject(o, "evaluations", (double)c->history.n);
+    int64_t full = full_fidelity(c);
+    size_t n_full = 0;
+    for (size_t e = 0; e < c->history.n; e++) n_full += c->history.fidelity[e] == full;
+    cJSON_AddNumberToObject(o, "full_fidelity", (double)full);
+    cJSON_AddNumberToObject(o, "evaluations_full_fidelity", (double)n_full);
     const sp_ckpt_best *b = &c->best;
     if (b->n) {
         cJSON_AddNumberToObject(o, "best_fitness", b->fitness[b->n - 1]);
@@ -134,6 +164,7 @@ static void print_json(const char *path, const sp_ckpt *c, size_t top, const lon
         cJSON *r = cJSON_CreateObject();
         cJSON_AddNumberToObject(r, "k", k);
         cJSON_AddNumberToObject(r, "fitness", c->history.fitness[bk[k]]);
+        cJSON_AddNumberToObject(r, "fidelity", (double)c->history.fidelity[bk[k]]);
         cJSON_AddItemToObject(r, "removed", mask_json(&c->history.mask[bk[k]], c->n_layers));
         cJSON_AddItemToArray(pk, r);
     }
@@ -151,6 +182,25 @@ static void print_json(const char *path, const sp_ckpt *c, size_t top, const lon
     printf("%s\n", s);
     free(s);
     cJSON_Delete(o);
+}
+
+static int inspect_one(const char *path, int json, size_t top)
+{
+    sp_error err = {{0}};
+    sp_ckpt c;
+    if (sp_ckpt_read(path, NULL, NULL, &c, &err) < 0) {
+        sp_ckpt_free(&c);
+        return sp_cli_fail("inspect", &err);
+    }
+    long *bk = sp_xmalloc(((size_t)c.n_layers + 1) * sizeof *bk);
+    best_per_k(&c, bk);
+    if (json)
+        print_json(path, &c, top, bk);
+    else
+        print_text(path, &c, top, bk);
+    free(bk);
+    sp_ckpt_free(&c);
+    return SP_EXIT_OK;
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -179,18 +229,18 @@ int cmd_inspect(int argc, char **argv)
         }
     }
     if (!path) return sp_cli_usage_error("inspect", "missing CHECKPOINT.h5");
-    sp_ckpt c;
-    if (sp_ckpt_read(path, NULL, NULL, &c, &err) < 0) {
-        sp_ckpt_free(&c);
-        return sp_cli_fail("inspect", &err);
+    char **files;
+    size_t nf;
+    if (sp_results_expand(path, &files, &nf, &err) < 0) return sp_cli_fail("inspect", &err);
+    int rc = SP_EXIT_OK;
+    if (json && nf > 1) printf("[\n");
+    for (size_t i = 0; i < nf && rc == SP_EXIT_OK; i++) {
+        if (!json && nf > 1) printf("%s==> %s <==\n", i ? "\n" : "", files[i]);
+        if (json && i) printf(",\n");
+        rc = inspect_one(files[i], json, (size_t)top);
     }
-    long *bk = sp_xmalloc(((size_t)c.n_layers + 1) * sizeof *bk);
-    best_per_k(&c, bk);
-    if (json)
-        print_json(path, &c, (size_t)top, bk);
-    else
-        print_text(path, &c, (size_t)top, bk);
-    free(bk);
-    sp_ckpt_free(&c);
+    if (json && nf > 1 && rc == SP_EXIT_OK) printf("]\n");
+    sp_results_free(files, nf);
+    if (rc != SP_EXIT_OK) return rc;
     return fflush(stdout) == 0 ? SP_EXIT_OK : SP_EXIT_FAILURE;
 }

@@ -1,22 +1,32 @@
-/* cmd_tokenize.c — `swarmprune tokenize PATH [--bos] [--text STR] [--decode]`: encodes text
- * (from --text or stdin) with a Hugging Face tokenizer.json and prints the ids separated by
- * single spaces; --decode reads ids instead and prints the text. PATH is a model directory,
- * a directory holding tokenizer.json, or the file itself. */
+/* cmd_tokenize.c — `swarmprune tokenize PATH [--bos|--no-bos] [--text STR] [--decode]`: encodes
+ * text (from --text or stdin) with a Hugging Face tokenizer.json and prints the ids separated by
+ * single spaces, BOS as eval prepends it (the tokenizer's rule unless --bos / --no-bos);
+ * --decode reads ids instead and prints the text. PATH is a model directory, a GGUF file, a
+ * directory holding tokenizer.json, or the file itself. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "model.h"
+#include "model_config.h"
 #include "commands.h"
 #include "tokenizer.h"
 
 static const char SP_TOKENIZE_USAGE[] =
-    "usage: swarmprune tokenize PATH [--bos] [--text STR] [--decode]\n"
+    "usage: swarmprune tokenize PATH [--bos | --no-bos] [--text STR] [--decode]\n"
     "  Encodes UTF-8 text with the Hugging Face tokenizer.json at PATH (a model directory, a\n"
-    "  directory holding tokenizer.json, or the file) and prints the token ids on one line.\n"
+    "  .gguf file, a directory holding tokenizer.json, or the file) and prints the token ids\n"
+    "  on one line, with BOS first exactly when `eval` prepends it: by default as the tokenizer\n"
+    "  does (tokenizer_config.json add_bos_token when set, else the tokenizer.json\n"
+    "  post-processor), like Hugging Face and lm-evaluation-harness.\n"
     "  --text STR  the text to encode (default: all of stdin)\n"
-    "  --bos       add the post-processor's special tokens (BOS for Llama-3)\n"
+    "  --bos       prepend BOS (post-processor's first token, else tokenizer_config.json's\n"
+    "              bos_token, else config.json's bos_token_id)\n"
+    "  --no-bos    never prepend BOS\n"
     "  --decode    read token ids (decimal, separated by whitespace) and print the text\n";
 
 static int sp_tokenize_read_stdin(char **buf, size_t *len, sp_error *err)
@@ -39,12 +49,27 @@ static int sp_tokenize_read_stdin(char **buf, size_t *len, sp_error *err)
     return 0;
 }
 
-static int sp_tokenize_encode(const sp_tokenizer *tok, const char *text, size_t len, int bos,
-                              sp_error *err)
+/* config.json's bos_token_id beside a tokenizer (-1 when there is none). */
+static int64_t sp_tokenize_config_bos(const char *path)
 {
-    int32_t *ids;
+    char cfg[4200];
+    struct stat sb;
+    sp_model_config c;
+    sp_error e = {{0}};
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return -1;
+    snprintf(cfg, sizeof cfg, "%s/config.json", path);
+    if (stat(cfg, &sb) != 0 || sp_config_load(cfg, &c, &e) != 0) return -1;
+    return c.bos_id;
+}
+
+static int sp_tokenize_encode(const sp_tokenizer *tok, const char *path, const char *text,
+                              size_t len, sp_bos_mode mode, sp_error *err)
+{
+    int32_t *ids, bos;
     size_t n;
-    if (sp_tokenizer_encode(tok, text, len, bos, &ids, &n, err)) return -1;
+    if (sp_tokenizer_bos_for(tok, mode, sp_tokenize_config_bos(path), &bos, err)) return -1;
+    if (sp_tokenizer_encode(tok, text, len, 0, &ids, &n, err)) return -1;
+    if (bos >= 0) printf(n ? "%d " : "%d", (int)bos);
     for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", (int)ids[i]);
     putchar('\n');
     free(ids);
@@ -88,7 +113,7 @@ static int sp_tokenize_decode(const sp_tokenizer *tok, const char *text, sp_erro
 int cmd_tokenize(int argc, char **argv)
 {
     const char *path = NULL, *text = NULL;
-    int bos = 0, decode = 0;
+    int bos = 0, no_bos = 0, decode = 0;
     sp_error err = {{0}};
     if (sp_cli_wants_help(argc, argv)) {
         fputs(SP_TOKENIZE_USAGE, stdout);
@@ -96,6 +121,7 @@ int cmd_tokenize(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bos") == 0) bos = 1;
+        else if (strcmp(argv[i], "--no-bos") == 0) no_bos = 1;
         else if (strcmp(argv[i], "--decode") == 0) decode = 1;
         else if (strcmp(argv[i], "--text") == 0) {
             if (sp_cli_value(argc, argv, &i, &text, &err))
@@ -107,7 +133,14 @@ int cmd_tokenize(int argc, char **argv)
         else path = argv[i];
     }
     if (!path) return sp_cli_usage_error("tokenize", "missing PATH");
-    if (decode && bos) return sp_cli_usage_error("tokenize", "--bos has no meaning with --decode");
+    if (decode && (bos || no_bos))
+        return sp_cli_usage_error("tokenize", "--bos/--no-bos have no meaning with --decode");
+    if (bos && no_bos) return sp_cli_usage_error("tokenize", "--bos and --no-bos exclude each other");
+    char gdir[4096];
+    if (sp_model_path_is_gguf(path)) { /* converted once into the cache, as everywhere */
+        if (sp_model_gguf_dir(path, gdir, sizeof gdir, &err)) return sp_cli_fail("tokenize", &err);
+        path = gdir;
+    }
     sp_tokenizer *tok;
     if (sp_tokenizer_load(path, &tok, &err)) return sp_cli_fail("tokenize", &err);
     char *buf = NULL;
@@ -117,7 +150,8 @@ int cmd_tokenize(int argc, char **argv)
     else if (text) len = strlen(text);
     if (rc == 0)
         rc = decode ? sp_tokenize_decode(tok, text, &err)
-                    : sp_tokenize_encode(tok, text, len, bos, &err);
+                    : sp_tokenize_encode(tok, path, text, len,
+                                         bos ? SP_BOS_ON : no_bos ? SP_BOS_OFF : SP_BOS_AUTO, &err);
     free(buf);
     sp_tokenizer_free(tok);
     if (rc) return sp_cli_fail("tokenize", &err);

@@ -274,5 +274,19 @@ int sp_tokenizer_decode(const sp_tokenizer *tok, const int32_t *ids, size_t n, c
 }
 
 int32_t sp_tokenizer_bos(const sp_tokenizer *tok) { return tok->bos; }
+
+int sp_tokenizer_bos_for(const sp_tokenizer *tok, sp_bos_mode mode, int64_t config_bos,
+                         int32_t *bos, sp_error *err)
+{
+    *bos = -1;
+    int want = mode == SP_BOS_ON || (mode == SP_BOS_AUTO &&
+                                     (tok->cfg_add_bos >= 0 ? tok->cfg_add_bos : tok->bos >= 0));
+    if (!want) return 0;
+    *bos = tok->bos >= 0 ? tok->bos : tok->cfg_bos >= 0 ? tok->cfg_bos : (int32_t)config_bos;
+    if (*bos >= 0) return 0;
+    return sp_error_set(err, "%s: %s, but neither tokenizer.json, tokenizer_config.json nor "
+                        "config.json names a BOS token (use --no-bos)", tok->path,
+                        mode == SP_BOS_ON ? "BOS asked for" : "add_bos_token is true");
+}
 int32_t sp_tokenizer_eos(const sp_tokenizer *tok) { return tok->eos; }
 int64_t sp_tokenizer_vocab_size(const sp_tokenizer *tok) { return tok->n_ids; }

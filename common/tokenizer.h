@@ -29,6 +29,16 @@ int sp_tokenizer_decode(const sp_tokenizer *tok, const int32_t *ids, size_t n, c
                         size_t *len, sp_error *err);
 
 int32_t sp_tokenizer_bos(const sp_tokenizer *tok);        /* -1 when none */
+
+/* The one BOS rule of eval (every task), the search's scorer and tokenize. SP_BOS_AUTO follows
+ * the tokenizer as Hugging Face does: tokenizer_config.json's "add_bos_token" when it is set,
+ * else whether tokenizer.json's post-processor puts a token before the sequence. ON / OFF are
+ * --bos / --no-bos. The id prepended is the post-processor's first token, else
+ * tokenizer_config.json's "bos_token", else config_bos (config.json's bos_token_id, -1 when
+ * none). *bos = -1 means none; asking for a BOS that no file names is an error. */
+typedef enum { SP_BOS_AUTO = 0, SP_BOS_ON, SP_BOS_OFF } sp_bos_mode;
+int sp_tokenizer_bos_for(const sp_tokenizer *tok, sp_bos_mode mode, int64_t config_bos,
+                         int32_t *bos, sp_error *err);
 /* EOS is the "eos_token" of tokenizer_config.json beside tokenizer.json (-1 when none). */
 int32_t sp_tokenizer_eos(const sp_tokenizer *tok);        /* -1 when none */
 int64_t sp_tokenizer_vocab_size(const sp_tokenizer *tok); /* largest id + 1 */

@@ -84,6 +84,8 @@ struct sp_tokenizer {
     int32_t *prefix, *suffix; /* TemplateProcessing special ids around the sequence */
     size_t n_prefix, n_suffix;
     int32_t bos, eos;
+    int cfg_add_bos;  /* tokenizer_config.json "add_bos_token": 1, 0, or -1 when absent */
+    int32_t cfg_bos;  /* tokenizer_config.json "bos_token" as an id, -1 when none */
 
     sp_tok_cache cache;
 };

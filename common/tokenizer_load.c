@@ -475,28 +475,39 @@ static int sp_tok_check_norm_decoder(const cJSON *root, sp_error *err)
     return 0;
 }
 
-/* EOS from tokenizer_config.json beside tokenizer.json ("eos_token": string or {"content"}). */
+/* The id of a tokenizer_config.json token entry (string or {"content"}), -1 when none. */
+static int32_t sp_tok_config_token(const sp_tokenizer *tok, const cJSON *e)
+{
+    if (cJSON_IsObject(e)) e = sp_json_get(e, "content");
+    if (!cJSON_IsString(e)) return -1;
+    for (size_t i = 0; i < tok->n_added; i++)
+        if (strcmp(tok->added[i].content, e->valuestring) == 0) return tok->added[i].id;
+    uint64_t id;
+    if (sp_tok_strmap_get(&tok->vocab, e->valuestring, strlen(e->valuestring), &id))
+        return (int32_t)id;
+    return -1;
+}
+
+/* From tokenizer_config.json beside tokenizer.json: EOS ("eos_token"), and the BOS rule's
+ * inputs ("add_bos_token", "bos_token"). */
 static int sp_tok_load_eos(sp_tokenizer *tok, const char *dir, sp_error *err)
 {
     char path[4200];
     struct stat sb;
-    tok->eos = -1;
+    tok->eos = -1, tok->cfg_bos = -1, tok->cfg_add_bos = -1;
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     if (stat(path, &sb) != 0) return 0;
     cJSON *cfg;
     if (sp_json_parse_file(path, &cfg, err)) return -1;
-    const cJSON *e = sp_json_get(cfg, "eos_token");
-    if (cJSON_IsObject(e)) e = sp_json_get(e, "content");
-    if (cJSON_IsString(e)) {
-        uint64_t id;
-        for (size_t i = 0; i < tok->n_added; i++)
-            if (strcmp(tok->added[i].content, e->valuestring) == 0) tok->eos = tok->added[i].id;
-        if (tok->eos < 0 && sp_tok_strmap_get(&tok->vocab, e->valuestring,
-                                              strlen(e->valuestring), &id))
-            tok->eos = (int32_t)id;
-    }
+    tok->eos = sp_tok_config_token(tok, sp_json_get(cfg, "eos_token"));
+    tok->cfg_bos = sp_tok_config_token(tok, sp_json_get(cfg, "bos_token"));
+    const cJSON *a = sp_json_get(cfg, "add_bos_token");
+    int rc = 0;
+    if (cJSON_IsBool(a)) tok->cfg_add_bos = cJSON_IsTrue(a);
+    else if (a && !cJSON_IsNull(a))
+        rc = sp_error_set(err, "%s: add_bos_token: expected true or false", path);
     cJSON_Delete(cfg);
-    return 0;
+    return rc;
 }
 
 /* --- entry points --------------------------------------------------------------------- */

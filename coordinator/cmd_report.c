@@ -6,12 +6,13 @@
 #include <string.h>
 
 #include "common/cli.h"
+#include "common/results_dir.h"
 #include "report.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: swarmprune report RESULTS_OR_CHECKPOINT.h5 [MORE.h5 ...] --out DIR\n\n"
+            "usage: swarmprune report RESULTS_OR_CHECKPOINT.h5|OUTPUT_DIR [MORE ...] --out DIR\n\n"
             "Draws the results of one or more searches as SVG charts and writes DIR/report.md\n"
             "embedding them, with a results table (algorithm, k, removed layers, size, metrics,\n"
             "evaluations, search wall time):\n"
@@ -21,6 +22,8 @@ static void usage(FILE *f)
             "                    best metric M so far against evaluations / wall time\n"
             "  size-M.svg        model size against metric M over the inputs (a sweep over k)\n"
             "Sizes come from the summary.json next to each results file when present.\n"
+            "A search's output directory stands for its results.h5; a sweep's (k<K>/ inside)\n"
+            "for every k<K>/results.h5, in increasing k.\n"
             "Same inputs give the same bytes.\n\n"
             "options:\n"
             "  --out DIR   output directory (created when missing; files in it are overwritten)\n"
@@ -56,11 +59,28 @@ int cmd_report(int argc, char **argv)
                                                    : "--out DIR is required (where to write "
                                                      "report.md and the SVG charts)");
     }
+    /* A search output directory stands for its results.h5, a sweep's for every k<K>/results.h5. */
+    char **files = NULL;
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        char **one;
+        size_t m;
+        if (sp_results_expand(inputs[i], &one, &m, &err)) {
+            sp_results_free(files, nf);
+            free(inputs);
+            return sp_cli_fail("report", &err);
+        }
+        files = sp_xrealloc(files, (nf + m) * sizeof *files);
+        memcpy(files + nf, one, m * sizeof *one);
+        nf += m;
+        free(one);
+    }
+    n = nf;
     sp_report_run *runs = sp_xcalloc(n, sizeof *runs);
     size_t loaded = 0;
     int rc = 0;
     while (loaded < n && rc == 0) {
-        rc = sp_report_load(inputs[loaded], &runs[loaded], &err);
+        rc = sp_report_load(files[loaded], &runs[loaded], &err);
         if (rc == 0) loaded++; /* a failed load frees its own run */
     }
     if (rc == 0) {
@@ -70,6 +90,7 @@ int cmd_report(int argc, char **argv)
     for (size_t i = 0; i < loaded; i++) sp_report_run_free(&runs[i]);
     free(runs);
     free(inputs);
+    sp_results_free(files, nf);
     if (rc) return sp_cli_fail("report", &err);
     printf("wrote %s/report.md (%zu input%s)\n", out, n, n == 1 ? "" : "s");
     return SP_EXIT_OK;

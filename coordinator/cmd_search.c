@@ -161,11 +161,17 @@ static int run_rank(sp_job *job, int rank, int size, const sp_search_options *op
         sp_sched sched;
         if (sp_sched_init(&sched, MPI_COMM_WORLD, job->tp, kit.ev, err)) rc = SP_EXIT_FAILURE;
         else {
-            printf("swarmprune search: %s: %d rank(s), %d worker group(s) of tp = %d, model %s "
-                   "(%lld layers)\n", job->name, size, sched.n_groups, job->tp, job->model,
-                   (long long)kit.model.cfg.n_layers);
+            if (size == 1)
+                printf("swarmprune search: %s: 1 rank(s), in-process (no MPI workers; "
+                       "mpirun -np N for N ranks), model %s (%lld layers)\n", job->name, job->model,
+                       (long long)kit.model.cfg.n_layers);
+            else
+                printf("swarmprune search: %s: %d rank(s), %d worker group(s) of tp = %d, model "
+                       "%s (%lld layers)\n", job->name, size, sched.n_groups, job->tp,
+                       job->model, (long long)kit.model.cfg.n_layers);
             sched.hosts = hosts;
             print_group_hosts(job, &sched);
+            fflush(stdout);
             rc = sp_search_coordinate(job, &kit.model, &sched, opt, err);
             if (sched.lost) { /* a group may never answer again: no collective can finish */
                 fprintf(stderr, "swarmprune search: error: %s\n", err->msg);

@@ -40,7 +40,8 @@ static char *resolve_path(const char *job_path, const char *rel)
 
 static int parse_task(const cJSON *root, const char *file, sp_job *job, sp_error *err)
 {
-    static const char *const keys[] = {"type", "path", "limit", "ctx", "bos", NULL};
+    static const char *const keys[] = {"type", "path", "limit", "ctx", "bos", "sample", "seed",
+                                       NULL};
     const cJSON *t = sp_json_get(root, "task");
     if (!t) return sp_error_set(err, "task: required key is missing");
     if (sp_json_check_object(t, "task", keys, err)) return -1;
@@ -57,11 +58,21 @@ static int parse_task(const cJSON *root, const char *file, sp_job *job, sp_error
     task->path = resolve_path(file, path);
     task->limit = 0;
     task->ctx = 128;
-    task->bos = 1;
+    task->bos = -1;
+    task->sample = task->sample_seed = 0;
     if (sp_json_member_int(t, "task", "limit", 0, 0, INT64_C(1) << 40, &task->limit, err) < 0)
         return -1;
     if (sp_json_member_int(t, "task", "ctx", 0, 2, 1 << 20, &task->ctx, err) < 0) return -1;
     if (sp_json_member_bool(t, "task", "bos", 0, &task->bos, err) < 0) return -1;
+    if (sp_json_member_int(t, "task", "sample", 0, 1, INT64_C(1) << 40, &task->sample, err) < 0 ||
+        sp_json_member_int(t, "task", "seed", 0, 0, INT64_MAX, &task->sample_seed, err) < 0)
+        return -1;
+    if (task->sample && task->kind != SP_TASK_HELLASWAG)
+        return sp_error_set(err, "task.sample: only for hellaswag (use task.limit)");
+    if (task->sample && task->limit)
+        return sp_error_set(err, "task.sample and task.limit exclude each other");
+    if (sp_json_get(t, "seed") && !task->sample)
+        return sp_error_set(err, "task.seed: goes with task.sample");
     return 0;
 }
 

@@ -21,7 +21,10 @@ typedef struct {
     char *path;        /* nll: token-id JSON; hellaswag: dataset; kl: text file */
     int64_t limit;     /* sequences / items / calibration tokens used at full fidelity, 0 = all */
     int64_t ctx;       /* kl: window length in tokens (BOS included) */
-    int bos;           /* hellaswag: prepend BOS (default 1) */
+    int bos;           /* hellaswag, kl: 1 prepend BOS, 0 never, -1 (default, key absent):
+                          follow the tokenizer (sp_tokenizer_bos_for) */
+    int64_t sample;    /* hellaswag: a seeded random sample of this many items (0 = none) */
+    int64_t sample_seed; /* hellaswag: the sample's seed (task.seed) */
 } sp_job_task;
 
 typedef struct {

@@ -5,6 +5,7 @@
 
 #include "common/cli.h"
 #include "common/commands.h"
+#include "common/version.h"
 
 const sp_command sp_commands[] = {
     {"analyze", cmd_analyze, "architecture, per-layer parameters and bytes, size after pruning"},
@@ -27,6 +28,7 @@ static void usage(FILE *f)
             "least damage.\n\ncommands:\n");
     for (const sp_command *c = sp_commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\nswarmprune --version: the version (as checkpoints record it) and build options\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +42,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return SP_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        sp_print_version(stdout);
         return SP_EXIT_OK;
     }
     for (const sp_command *c = sp_commands; c->name; c++)

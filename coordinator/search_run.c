@@ -12,9 +12,12 @@
 
 #include "common/checkpoint.h"
 #include "common/fs.h"
+#include "common/json_util.h"
 #include "common/cli.h"
 #include "common/signals.h"
 #include "coordinator/search_driver.h"
+#include "coordinator/job_fitness.h"
+#include "worker/evaluator.h"
 
 /* One k's search. Per-evaluation extras (metrics, wall time, worker) run parallel to the
  * driver's history. `gen_*` collects every result of the generation in progress: when a stop
@@ -64,28 +67,13 @@ void sp_search_checkpoint_path(const sp_job *job, int ki, char *buf, size_t size
 
 static double removed_fraction(const run_ctx *r, const sp_mask *m)
 {
-    double b = 0;
-    for (int l = 0; l < r->model->cfg.n_layers; l++)
-        if (sp_mask_test(m, l)) b += (double)sp_model_layer_bytes(r->model, l);
-    return b / r->total_bytes;
-}
-
-/* Modelled forward-time ratio pruned/full: FLOPs of the kept layers + head over all (a
- * deterministic stand-in for measured time, which would make fitness depend on the machine). */
-static double time_ratio(const run_ctx *r, const sp_mask *m)
-{
-    const sp_model_config *c = &r->model->cfg;
-    double layer = (double)sp_config_layer_params(c), head = (double)c->vocab * (double)c->hidden;
-    double kept = (double)(c->n_layers - sp_mask_count(m));
-    return (kept * layer + head) / ((double)c->n_layers * layer + head);
+    return sp_job_removed_fraction(r->model, m);
 }
 
 static int fitness_of(const run_ctx *r, const sp_mask *m, const double *met, double *fit,
                       sp_error *err)
 {
-    sp_metrics x = {met[SP_METRIC_ACC], met[SP_METRIC_ACC_NORM], met[SP_METRIC_NLL],
-                    met[SP_METRIC_KL], removed_fraction(r, m), time_ratio(r, m)};
-    return sp_objective_fitness(&r->job->objective, &x, fit, err);
+    return sp_job_fitness(r->job, r->model, m, met, fit, err);
 }
 
 /* ---- the batch objective --------------------------------------------------------------- */
@@ -411,6 +399,13 @@ static int write_summary(const run_ctx *r, const char *path, sp_error *err)
     cJSON_AddStringToObject(o, "algorithm", sp_alg_kind_name(r->job->search.kind));
     cJSON_AddStringToObject(o, "objective", sp_objective_kind_name(r->job->objective.kind));
     cJSON_AddStringToObject(o, "task", sp_task_kind_name(r->job->task.kind));
+    int32_t bos = -1;
+    if (sp_job_bos(r->job, r->model, &bos, err)) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    if (bos >= 0) cJSON_AddNumberToObject(o, "bos", bos);
+    else cJSON_AddNullToObject(o, "bos");
     cJSON_AddNumberToObject(o, "k", r->k);
     cJSON_AddNumberToObject(o, "num_layers", (double)r->model->cfg.n_layers);
     cJSON_AddNumberToObject(o, "evaluations", (double)r->n);
@@ -603,10 +598,68 @@ int sp_search_all_done(const sp_job *job, const char *fp)
     return 1;
 }
 
+/* A sweep counts as started when some k has a checkpoint or a DONE marker: --resume then
+ * continues it, and the k values not yet begun start fresh. */
+static int sweep_started(const sp_job *job)
+{
+    struct stat sb;
+    for (int ki = 0; ki < job->n_k; ki++) {
+        char path[4200];
+        sp_search_checkpoint_path(job, ki, path, sizeof path);
+        if (stat(path, &sb) == 0) return 1;
+        run_dir(job, ki, path, sizeof path);
+        if (done_marker(job, path)) return 1;
+    }
+    return 0;
+}
+
+/* OUTPUT/summary.json of a sweep: each k's summary.json, in job order, and a DONE marker. */
+static int write_sweep_summary(const sp_job *job, sp_error *err)
+{
+    cJSON *o = cJSON_CreateObject(), *arr;
+    cJSON_AddStringToObject(o, "job", job->name);
+    cJSON_AddStringToObject(o, "model", job->model);
+    cJSON_AddItemToObject(o, "k", cJSON_CreateIntArray(job->k, job->n_k));
+    arr = cJSON_AddArrayToObject(o, "runs");
+    int rc = 0;
+    for (int ki = 0; ki < job->n_k && rc == 0; ki++) {
+        char path[4200];
+        cJSON *one = NULL;
+        run_dir(job, ki, path, sizeof path);
+        strncat(path, "/summary.json", sizeof path - strlen(path) - 1);
+        rc = sp_json_parse_file(path, &one, err);
+        if (rc == 0) cJSON_AddItemToArray(arr, one);
+    }
+    char *text = rc == 0 ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    if (rc) return -1;
+    char path[4200], done[64];
+    size_t n = strlen(text);
+    text = sp_xrealloc(text, n + 2);
+    memcpy(text + n, "\n", 2);
+    snprintf(path, sizeof path, "%s/summary.json", job->output);
+    rc = sp_write_text_atomic(path, text, err);
+    free(text);
+    snprintf(path, sizeof path, "%s/DONE", job->output);
+    snprintf(done, sizeof done, "done budget %lld\n", (long long)job->budget);
+    return rc ? rc : sp_write_text_atomic(path, done, err);
+}
+
 int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sched,
-                         const sp_search_options *opt, sp_error *err)
+                         const sp_search_options *opt_in, sp_error *err)
 {
     int rc = SP_EXIT_OK;
+    sp_search_options opt_copy = *opt_in;
+    const sp_search_options *opt = &opt_copy;
+    if (job->n_k > 1 && opt_copy.require_resume) {
+        if (!sweep_started(job)) {
+            sp_error_set(err, "--resume: no checkpoint of any k of the sweep (%s with .k<K> "
+                         "inserted) and no finished k (run without --resume to start)",
+                         job->checkpoint);
+            return SP_EXIT_FAILURE;
+        }
+        opt_copy.require_resume = 0;
+    }
     run_ctx *runs = sp_xcalloc((size_t)job->n_k, sizeof *runs);
     for (int ki = 0; ki < job->n_k && rc == SP_EXIT_OK; ki++) {
         run_ctx *r = &runs[ki];
@@ -645,7 +698,9 @@ int sp_search_coordinate(const sp_job *job, const sp_model *model, sp_sched *sch
         for (int ki = 0; ki < job->n_k; ki++)
             if (runs[ki].driver.alg) print_final(&runs[ki]);
             else printf("  k=%-3d finished earlier: see %s/summary.json\n", runs[ki].k, runs[ki].dir);
-        printf("results in %s\n", job->output);
+        if (job->n_k > 1 && write_sweep_summary(job, err)) rc = SP_EXIT_FAILURE;
+        else printf("results in %s%s\n", job->output,
+                    job->n_k > 1 ? " (summary.json: every k; k<K>/: each k's results)" : "");
     } else if (rc == SP_EXIT_RESUMABLE) {
         printf("stopped by signal %d: checkpoint written; run the same command%s again to "
                "resume (exit code %d)\n", sp_signal_pending(),

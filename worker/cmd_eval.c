@@ -10,18 +10,24 @@
 #include "../common/commands.h"
 #include "eval_task.h"
 #include "task_mc_cli.h"
+#include "eval_job.h"
 
 static const sp_eval_task eval_tasks[] = {
     {"nll", sp_eval_task_nll, "mean next-token NLL of token-id sequences",
      "  --tokens FILE.json   a JSON array of token-id arrays, or an object whose \"eval_ids\"\n"
-     "                       holds one (other keys ignored); every next token is scored\n"},
+     "                       holds one (other keys ignored); every next token is scored, no\n"
+     "                       BOS added (\"bos\": null)\n"
+     "  --limit N            the first N sequences (as a job's task.limit)\n"
+     "  --samples FILE.jsonl one line per sequence: tokens, tokens scored, NLL sum and mean\n"},
     {"ppl", sp_eval_task_ppl, "perplexity of a text file",
      "  --text FILE          UTF-8 text, tokenized whole without BOS\n"
      "  --ctx N              window length in tokens, BOS included (default 512)\n"
+     "  --samples FILE.jsonl one line per window: tokens, tokens scored, NLL sum and mean\n"
      "  --stride S           new tokens scored per window after the first (1..ctx-1, default\n"
      "                       ctx-1: non-overlapping windows)\n"
      "  --max-tokens N       stop after N scored tokens\n"
-     "  Method: the text's tokens are cut into windows of ctx-1 tokens, each prefixed with BOS.\n"
+     "  Method: the text's tokens are cut into windows of ctx-1 tokens, each prefixed with BOS\n"
+     "  (without BOS: ctx tokens, and the text's first token is context only).\n"
      "  Window k covers tokens [k*S, k*S + ctx-1); the first window scores all its tokens, each\n"
      "  later one only the tokens past the previous window's end (its last S), so every token is\n"
      "  scored once with up to ctx-1-S tokens of extra left context (Hugging Face's sliding-\n"
@@ -36,7 +42,8 @@ static const sp_eval_task eval_tasks[] = {
 
 static void eval_usage(FILE *f)
 {
-    fprintf(f, "usage: swarmprune eval MODEL_DIR --task TASK [options]\n\n"
+    fprintf(f, "usage: swarmprune eval MODEL_DIR --task TASK [options]\n"
+               "       swarmprune eval --job JOB.json [--remove LIST] [--json]\n\n"
                "Scores a Hugging Face Llama-family model directory, optionally with layers removed,\n"
                "with the CPU reference engine (fp32 arithmetic) or the CUDA engine (bf16 weights,\n"
                "fp32 accumulation).\n\n"
@@ -44,7 +51,15 @@ static void eval_usage(FILE *f)
                "  --task TASK          one of:");
     for (const sp_eval_task *t = eval_tasks; t->name; t++) fprintf(f, " %s", t->name);
     fprintf(f, "\n  --remove LIST        0-based layers to skip, e.g. 3,7,11 (no duplicates, not all)\n"
-               "  --json               print one JSON object instead of text\n"
+               "  --json               print one JSON object instead of text (\"bos\": the id\n"
+               "                       prepended, or null)\n"
+               "  --bos, --no-bos      prepend BOS / never; default: as the tokenizer does\n"
+               "                       (tokenizer_config.json add_bos_token when set, else the\n"
+               "                       tokenizer.json post-processor), like lm-evaluation-harness\n"
+               "  --job JOB.json       score --remove exactly as that search job's scorer does at\n"
+               "                       full fidelity (its model, task, data, limit/sample, ctx,\n"
+               "                       BOS, objective); prints the metrics and the fitness\n"
+               "  Options and MODEL_DIR may come in any order; flags take no value.\n"
                "  --backend B          cpu (default) or cuda (one GPU: SWARMPRUNE_CUDA_DEVICE, else\n"
                "                       the node-local MPI rank modulo the visible GPUs)\n"
                "  --threads N          BLAS threads (default: OpenBLAS's own setting)\n"
@@ -55,14 +70,44 @@ static void eval_usage(FILE *f)
 }
 
 typedef struct {
-    const char *model_dir, *task, *remove, *backend;
-    int json;
+    const char *model_dir, *task, *remove, *backend, *job, *samples;
+    int json, bos_mode;
     int64_t threads, batch_tokens;
     int rest_argc;
     char **rest_argv; /* task name + options this parser does not know */
 } eval_args;
 
-/* Returns 0, or an exit status for a usage error. */
+/* Options of any task that take no value; every other task option takes one. */
+static const char *const eval_task_flags[] = {"--plain", "--bound", NULL};
+
+static int is_task_flag(const char *o)
+{
+    for (int i = 0; eval_task_flags[i]; i++)
+        if (!strcmp(o, eval_task_flags[i])) return 1;
+    return 0;
+}
+
+/* One common option with its value; returns 0, or an exit status for a usage error. */
+static int eval_common_value(const char *o, const char *val, eval_args *a)
+{
+    sp_error err = {{0}};
+    if (!strcmp(o, "--task")) a->task = val;
+    else if (!strcmp(o, "--remove")) a->remove = val;
+    else if (!strcmp(o, "--job")) a->job = val;
+    else if (!strcmp(o, "--samples")) a->samples = val;
+    else if (!strcmp(o, "--backend")) {
+        if (strcmp(val, "cpu") && strcmp(val, "cuda"))
+            return sp_cli_usage_error("eval", "--backend: \"%s\" is not cpu or cuda", val);
+        a->backend = val;
+    } else if (!strcmp(o, "--threads")) {
+        if (sp_cli_int(o, val, 1, 1024, &a->threads, &err)) return sp_cli_usage_error("eval", "%s", err.msg);
+    } else if (sp_cli_int(o, val, 1, INT32_MAX, &a->batch_tokens, &err)) { /* --batch-tokens */
+        return sp_cli_usage_error("eval", "%s", err.msg);
+    }
+    return 0;
+}
+
+/* Options and MODEL_DIR in any order; flags take no value. Returns 0, or an exit status. */
 static int eval_parse(int argc, char **argv, eval_args *a)
 {
     sp_error err = {{0}};
@@ -72,27 +117,32 @@ static int eval_parse(int argc, char **argv, eval_args *a)
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         int known = !strcmp(o, "--task") || !strcmp(o, "--remove") || !strcmp(o, "--threads") ||
-                    !strcmp(o, "--batch-tokens") || !strcmp(o, "--backend");
-        if (known && sp_cli_value(argc, argv, &i, &val, &err) != 0)
-            return sp_cli_usage_error("eval", "%s", err.msg);
-        if (!strcmp(o, "--task")) a->task = val;
-        else if (!strcmp(o, "--remove")) a->remove = val;
-        else if (!strcmp(o, "--backend")) {
-            if (strcmp(val, "cpu") && strcmp(val, "cuda"))
-                return sp_cli_usage_error("eval", "--backend: \"%s\" is not cpu or cuda", val);
-            a->backend = val;
-        }        else if (!strcmp(o, "--threads")) {
-            if (sp_cli_int(o, val, 1, 1024, &a->threads, &err)) return sp_cli_usage_error("eval", "%s", err.msg);
-        } else if (!strcmp(o, "--batch-tokens")) {
-            if (sp_cli_int(o, val, 1, INT32_MAX, &a->batch_tokens, &err))
+                    !strcmp(o, "--batch-tokens") || !strcmp(o, "--backend") ||
+                    !strcmp(o, "--job") || !strcmp(o, "--samples");
+        if (known) {
+            if (sp_cli_value(argc, argv, &i, &val, &err) != 0)
                 return sp_cli_usage_error("eval", "%s", err.msg);
+            int rc = eval_common_value(o, val, a);
+            if (rc) return rc;
         } else if (!strcmp(o, "--json")) a->json = 1;
-        else if (o[0] != '-' && !a->model_dir) a->model_dir = o;
+        else if (!strcmp(o, "--bos") || !strcmp(o, "--no-bos")) {
+            int m = !strcmp(o, "--bos") ? SP_BOS_ON : SP_BOS_OFF;
+            if (a->bos_mode != SP_BOS_AUTO && a->bos_mode != m)
+                return sp_cli_usage_error("eval", "--bos and --no-bos exclude each other");
+            a->bos_mode = m;
+        } else if (o[0] != '-' && !a->model_dir) a->model_dir = o;
         else if (o[0] != '-') return sp_cli_usage_error("eval", "unexpected argument \"%s\"", o);
-        else { /* a task option and, when the next word is not an option, its value */
+        else { /* a task option and, unless it is a flag, its value */
             a->rest_argv[a->rest_argc++] = argv[i];
-            if (i + 1 < argc && argv[i + 1][0] != '-') a->rest_argv[a->rest_argc++] = argv[++i];
+            if (!is_task_flag(o) && i + 1 < argc) a->rest_argv[a->rest_argc++] = argv[++i];
         }
+    }
+    if (a->job) {
+        if (a->model_dir || a->task || a->rest_argc > 1 || a->samples || a->bos_mode)
+            return sp_cli_usage_error("eval", "--job JOB.json takes the model, task and its options "
+                                      "from the job: only --remove, --json, --threads and "
+                                      "--backend go with it");
+        return 0;
     }
     if (!a->model_dir) return sp_cli_usage_error("eval", "missing MODEL_DIR");
     if (!a->task) return sp_cli_usage_error("eval", "missing --task");
@@ -107,7 +157,7 @@ static int eval_run(const sp_eval_task *task, eval_args *a)
     sp_model model;
     sp_eval_ctx ctx = {0};
     ctx.model_dir = a->model_dir, ctx.json = a->json, ctx.threads = (int)a->threads;
-    ctx.batch_tokens = a->batch_tokens;
+    ctx.batch_tokens = a->batch_tokens, ctx.bos_mode = a->bos_mode, ctx.samples = a->samples;
     double t0 = sp_now();
     if (sp_model_open(a->model_dir, &model, &err) != 0) return sp_cli_fail("eval", &err);
     ctx.model = &model;
@@ -144,12 +194,19 @@ int cmd_eval(int argc, char **argv)
         return SP_EXIT_OK;
     }
     char **rest = sp_xmalloc((size_t)(argc + 1) * sizeof *rest);
-    eval_args a = {NULL, NULL, NULL, NULL, 0, 0, 4096, 0, rest};
+    eval_args a = {0};
+    a.batch_tokens = 4096, a.rest_argv = rest;
     int rc = eval_parse(argc, argv, &a);
+    if (rc == 0 && a.job) {
+        free(rest);
+        return sp_eval_job(a.job, a.remove, a.json, (int)a.threads, a.backend);
+    }
     const sp_eval_task *task = NULL;
     for (const sp_eval_task *t = eval_tasks; rc == 0 && t->name; t++)
         if (!strcmp(t->name, a.task)) task = t;
     if (rc == 0 && !task) rc = sp_cli_usage_error("eval", "unknown task \"%s\"", a.task);
+    if (rc == 0 && task->run && a.samples && !strcmp(a.task, "kl"))
+        rc = sp_cli_usage_error("eval", "--samples: not available for --task kl");
     if (rc == 0 && !task->run) {
         fprintf(stderr, "swarmprune eval: error: not implemented: task %s\n", a.task);
         rc = SP_EXIT_FAILURE;

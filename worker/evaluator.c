@@ -56,18 +56,38 @@ static int create_nll(sp_evaluator *ev, const sp_model *model, sp_error *err)
     return 0;
 }
 
+static sp_bos_mode job_bos_mode(const sp_job *job)
+{
+    return job->task.bos < 0 ? SP_BOS_AUTO : job->task.bos ? SP_BOS_ON : SP_BOS_OFF;
+}
+
+int sp_job_bos(const sp_job *job, const sp_model *model, int32_t *bos, sp_error *err)
+{
+    *bos = -1;
+    if (job->task.kind == SP_TASK_NLL) return 0; /* token ids are scored as given */
+    sp_tokenizer *tok = NULL;
+    if (sp_tokenizer_load(model->dir, &tok, err)) return -1;
+    int rc = sp_tokenizer_bos_for(tok, job_bos_mode(job), model->cfg.bos_id, bos, err);
+    sp_tokenizer_free(tok);
+    return rc;
+}
+
 static int create_mc(sp_evaluator *ev, const sp_model *model, sp_error *err)
 {
     sp_tokenizer *tok = NULL;
     int64_t *idx = NULL, n = 0;
-    if (sp_mc_load(ev->job->task.path, &ev->mc_set, err)) return -1;
-    if (sp_mc_subset_first(&ev->mc_set, ev->job->task.limit, &idx, &n, err)) return -1;
+    const sp_job_task *t = &ev->job->task;
+    if (sp_mc_load(t->path, &ev->mc_set, err)) return -1;
+    if (t->sample ? sp_mc_subset_sample(&ev->mc_set, t->sample, (uint64_t)t->sample_seed, &idx,
+                                        &n, err)
+                  : sp_mc_subset_first(&ev->mc_set, t->limit, &idx, &n, err))
+        return -1;
     int rc = sp_tokenizer_load(model->dir, &tok, err);
-    if (rc == 0) {
-        int32_t bos = ev->job->task.bos ? sp_tokenizer_bos(tok) : -1;
-        rc = sp_mc_build(&ev->mc_set, idx, n, sp_mc_encode_tokenizer, tok, bos, model->cfg.max_pos, &ev->mc_req,
-                         err);
-    }
+    int32_t bos = -1;
+    if (rc == 0) rc = sp_tokenizer_bos_for(tok, job_bos_mode(ev->job), model->cfg.bos_id, &bos, err);
+    if (rc == 0)
+        rc = sp_mc_build(&ev->mc_set, idx, n, sp_mc_encode_tokenizer, tok, bos, model->cfg.max_pos,
+                         &ev->mc_req, err);
     sp_tokenizer_free(tok);
     free(idx);
     if (rc) return -1;
@@ -89,11 +109,13 @@ static int create_kl(sp_evaluator *ev, const sp_model *model, sp_error *err)
     int rc = sp_read_file(ev->job->task.path, &text, &len, err);
     if (rc == 0) rc = sp_tokenizer_load(model->dir, &tok, err);
     if (rc == 0) rc = sp_tokenizer_encode(tok, text, len, 0, &ids, &n, err);
+    int32_t bos = -1;
+    if (rc == 0) rc = sp_tokenizer_bos_for(tok, job_bos_mode(ev->job), model->cfg.bos_id, &bos, err);
     if (rc == 0) {
         int64_t total = (int64_t)n;
         if (ev->job->task.limit > 0 && ev->job->task.limit < total) total = ev->job->task.limit;
         set_levels(ev, total);
-        sp_kl_options opt = {.ctx = ev->job->task.ctx, .bos = sp_tokenizer_bos(tok)};
+        sp_kl_options opt = {.ctx = ev->job->task.ctx, .bos = bos};
         for (int f = 0; f < ev->n_levels && rc == 0; f++)
             rc = sp_kl_create(ev->engine, ids, ev->units[f], &opt, &ev->kl[f], err);
     }

@@ -39,6 +39,10 @@ void sp_evaluator_free(sp_evaluator *ev);
 int sp_evaluator_run(sp_evaluator *ev, const sp_mask *removed, int fidelity,
                      double metrics[SP_METRIC_COUNT], sp_error *err);
 
+/* The BOS id the job's task prepends (-1: none; nll scores token ids as given): task.bos
+ * through the tokenizer's rule (sp_tokenizer_bos_for). Loads the tokenizer. */
+int sp_job_bos(const sp_job *job, const sp_model *model, int32_t *bos, sp_error *err);
+
 /* Number of evaluation units (sequences, items, tokens) at a level. */
 int64_t sp_evaluator_units(const sp_evaluator *ev, int fidelity);
 

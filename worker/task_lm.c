@@ -15,7 +15,7 @@ static int64_t lm_window_len(const sp_lm_window *w) { return w->n + (w->bos >= 0
 
 /* Scores windows [w0, w1) in one forward call. */
 static int lm_score_call(sp_engine *e, const sp_mask *removed, const sp_lm_window *w, int64_t w0,
-                         int64_t w1, sp_lm_result *res, sp_error *err)
+                         int64_t w1, sp_lm_result *res, double *window_nll, sp_error *err)
 {
     int64_t T = 0, R = 0, n_items = w1 - w0;
     for (int64_t i = w0; i < w1; i++) {
@@ -42,6 +42,11 @@ static int lm_score_call(sp_engine *e, const sp_mask *removed, const sp_lm_windo
     sp_head_request req = {R, rows, tg, lp, NULL};
     int rc = sp_engine_forward(e, &b, removed, &req, err);
     if (rc == 0) {
+        for (int64_t i = w0, k = 0; window_nll && i < w1; i++) {
+            double sum = 0;
+            for (int64_t j = w[i].first_target; j < lm_window_len(&w[i]); j++) sum -= lp[k++];
+            window_nll[i] = sum;
+        }
         for (int64_t k = 0; k < R; k++) res->nll_sum -= lp[k];
         res->tokens_scored += R;
         res->tokens_forward += T;
@@ -53,6 +58,13 @@ static int lm_score_call(sp_engine *e, const sp_mask *removed, const sp_lm_windo
 
 int sp_lm_score(sp_engine *e, const sp_mask *removed, const sp_lm_window *w, int64_t n_windows,
                 int64_t batch_tokens, sp_lm_result *res, sp_error *err)
+{
+    return sp_lm_score_windows(e, removed, w, n_windows, batch_tokens, res, NULL, err);
+}
+
+int sp_lm_score_windows(sp_engine *e, const sp_mask *removed, const sp_lm_window *w,
+                        int64_t n_windows, int64_t batch_tokens, sp_lm_result *res,
+                        double *window_nll, sp_error *err)
 {
     memset(res, 0, sizeof *res);
     double t0 = sp_now();
@@ -66,7 +78,7 @@ int sp_lm_score(sp_engine *e, const sp_mask *removed, const sp_lm_window *w, int
         while (w1 < n_windows && w1 - w0 < INT32_MAX &&
                tokens + lm_window_len(&w[w1]) <= batch_tokens)
             tokens += lm_window_len(&w[w1++]);
-        if (lm_score_call(e, removed, w, w0, w1, res, err) != 0)
+        if (lm_score_call(e, removed, w, w0, w1, res, window_nll, err) != 0)
             return sp_error_wrap(err, "windows %lld..%lld", (long long)w0, (long long)(w1 - 1));
         w0 = w1;
     }
@@ -89,6 +101,7 @@ void sp_lm_report(const sp_eval_ctx *ctx, const char *task, const sp_lm_result *
         cJSON *rm = cJSON_AddArrayToObject(o, "removed");
         for (int i = 0; i < n_rm; i++) cJSON_AddItemToArray(rm, cJSON_CreateNumber(idx[i]));
         cJSON_AddNumberToObject(o, "n_layers", (double)ctx->model->cfg.n_layers);
+        sp_eval_json_bos(o, res->bos);
         cJSON_AddNumberToObject(o, "mean_nll", mean);
         cJSON_AddNumberToObject(o, "ppl", exp(mean));
         cJSON_AddNumberToObject(o, "tokens_scored", (double)res->tokens_scored);
@@ -110,6 +123,8 @@ void sp_lm_report(const sp_eval_ctx *ctx, const char *task, const sp_lm_result *
     printf("removed layers: [%s] (%d of %lld)\n", sp_mask_format(&ctx->removed, buf, sizeof buf),
            n_rm, (long long)ctx->model->cfg.n_layers);
     for (int i = 0; i < n_extra; i++) printf("%-15s %g\n", extra_keys[i], extra_vals[i]);
+    if (res->bos >= 0) printf("bos:            %d (prepended to each window)\n", (int)res->bos);
+    else printf("bos:            none\n");
     printf("mean nll:       %.6f nats/token\nperplexity:     %.4f\n", mean, exp(mean));
     printf("tokens scored:  %lld (%lld forwarded in %lld windows, %lld calls)\n",
            (long long)res->tokens_scored, (long long)res->tokens_forward,
@@ -188,18 +203,24 @@ int sp_eval_task_nll(sp_eval_ctx *ctx, int argc, char **argv)
 {
     sp_error err = {{0}};
     const char *file = NULL, *val;
+    int64_t limit = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--tokens") == 0) {
-            if (sp_cli_value(argc, argv, &i, &val, &err) != 0) return sp_cli_usage_error("eval", "%s", err.msg);
-            file = val;
-        } else {
+        int is_tokens = strcmp(argv[i], "--tokens") == 0, is_limit = strcmp(argv[i], "--limit") == 0;
+        if (!is_tokens && !is_limit)
             return sp_cli_usage_error("eval", "--task nll: unknown option \"%s\"", argv[i]);
-        }
+        if (sp_cli_value(argc, argv, &i, &val, &err) != 0 ||
+            (is_limit && sp_cli_int("--limit", val, 1, INT64_MAX, &limit, &err) != 0))
+            return sp_cli_usage_error("eval", "%s", err.msg);
+        if (is_tokens) file = val;
     }
     if (!file) return sp_cli_usage_error("eval", "--task nll needs --tokens FILE.json");
+    if (ctx->bos_mode == SP_BOS_ON)
+        return sp_cli_usage_error("eval", "--task nll scores token ids as given: --bos has no "
+                                  "meaning (put the BOS id in the sequences)");
     sp_lm_window *w = NULL;
-    int64_t n = 0;
-    if (sp_lm_load_tokens(file, ctx->model->cfg.vocab, &w, &n, &err) != 0) return sp_cli_fail("eval", &err);
+    int64_t n = 0, n_all = 0;
+    if (sp_lm_load_tokens(file, ctx->model->cfg.vocab, &w, &n_all, &err) != 0) return sp_cli_fail("eval", &err);
+    n = limit && limit < n_all ? limit : n_all;
     int64_t max_pos = ctx->model->cfg.max_pos;
     int rc = 0;
     for (int64_t k = 0; k < n && rc == 0; k++)
@@ -208,11 +229,18 @@ int sp_eval_task_nll(sp_eval_ctx *ctx, int argc, char **argv)
                               "max_position_embeddings %lld", file, (long long)k,
                               (long long)w[k].n, (long long)max_pos);
     sp_lm_result res;
-    if (rc == 0) rc = sp_lm_score(ctx->engine, &ctx->removed, w, n, ctx->batch_tokens, &res, &err);
-    for (int64_t k = 0; k < n; k++) free((void *)w[k].ids);
-    free(w);
+    double *wnll = sp_xcalloc((size_t)n, sizeof *wnll);
+    if (rc == 0)
+        rc = sp_lm_score_windows(ctx->engine, &ctx->removed, w, n, ctx->batch_tokens, &res, wnll,
+                                 &err);
+    if (rc == 0) rc = sp_lm_write_samples(ctx, w, n, wnll, &err);
+    sp_lm_windows_free(w, n_all);
+    free(wnll);
     if (rc != 0) return sp_cli_fail("eval", &err);
-    sp_lm_report(ctx, "nll", &res, NULL, NULL, 0);
+    res.bos = -1;
+    const char *keys[] = {"sequences_in_file"};
+    double vals[] = {(double)n_all};
+    sp_lm_report(ctx, "nll", &res, keys, vals, 1);
     return SP_EXIT_OK;
 }
 

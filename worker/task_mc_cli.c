@@ -22,7 +22,9 @@ const char sp_eval_hellaswag_help[] =
     "  --limit N            the first N items (default: all)\n"
     "  --sample N           a seeded random sample of N items (in file order)\n"
     "  --seed S             seed of --sample (default 0)\n"
-    "  --no-bos             do not prepend BOS (to match lm-eval runs without it)\n"
+    "  --samples FILE.jsonl one line per item: index, label, per-ending log-likelihood, ending\n"
+    "                       length used by acc_norm, context/continuation token counts, chosen\n"
+    "                       ending (acc, acc_norm) — what lm-eval's --log_samples records\n"
     "  --plain              score each (context + ending) as its own sequence (no prefix sharing)\n"
     "  Method (lm-eval hellaswag): query = preprocess(activity_label + \": \" + ctx_a + \" \" +\n"
     "  capitalize(ctx_b)), continuation = \" \" + preprocess(ending); continuation tokens =\n"
@@ -32,7 +34,7 @@ const char sp_eval_hellaswag_help[] =
 const char sp_eval_kl_help[] =
     "  --text FILE          UTF-8 calibration text, tokenized whole without BOS\n"
     "  --max-tokens N       calibration tokens (distributions) to compare (required)\n"
-    "  --ctx N              window length, BOS included (default 512)\n"
+    "  --ctx N              window length, BOS included (default 128, as a job's task.ctx)\n"
     "  --top-k K            cache only the dense top-K log-probs + tail mass (default 0 =\n"
     "                       automatic: full cache when N x V x 4 bytes fit --kl-mem-mib,\n"
     "                       else K = 256)\n"
@@ -45,7 +47,8 @@ const char sp_eval_kl_help[] =
 typedef struct {
     const char *data;
     int64_t limit, sample, seed;
-    int no_bos, plain;
+    int plain;
+    int32_t bos; /* resolved: -1 none */
 } mc_args;
 
 static int mc_parse(int argc, char **argv, mc_args *a)
@@ -54,7 +57,6 @@ static int mc_parse(int argc, char **argv, mc_args *a)
     const char *val;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
-        if (!strcmp(o, "--no-bos")) { a->no_bos = 1; continue; }
         if (!strcmp(o, "--plain")) { a->plain = 1; continue; }
         if (strcmp(o, "--data") && strcmp(o, "--limit") && strcmp(o, "--sample") && strcmp(o, "--seed"))
             return sp_cli_usage_error("eval", "--task %s: unknown option \"%s\"", argv[0], o);
@@ -85,6 +87,7 @@ static void mc_report(const sp_eval_ctx *ctx, const mc_args *a, const sp_mc_set 
         cJSON_AddStringToObject(o, "data", a->data);
         cJSON_AddStringToObject(o, "format", sp_mc_format_name(set->format));
         cJSON_AddStringToObject(o, "removed", sp_mask_format(&ctx->removed, buf, sizeof buf));
+        sp_eval_json_bos(o, a->bos);
         cJSON_AddNumberToObject(o, "n", (double)r->n);
         cJSON_AddNumberToObject(o, "acc", r->acc);
         cJSON_AddNumberToObject(o, "acc_stderr", r->acc_stderr);
@@ -107,6 +110,8 @@ static void mc_report(const sp_eval_ctx *ctx, const mc_args *a, const sp_mc_set 
            sp_mc_format_name(set->format), ctx->model_dir);
     printf("removed layers: [%s]\n", sp_mask_format(&ctx->removed, buf, sizeof buf));
     printf("items:          %lld of %lld\n", (long long)r->n, (long long)set->n);
+    if (a->bos >= 0) printf("bos:            %d\n", (int)a->bos);
+    else printf("bos:            none\n");
     printf("acc:            %.4f +- %.4f\nacc_norm:       %.4f +- %.4f\n", r->acc, r->acc_stderr,
            r->acc_norm, r->acc_norm_stderr);
     printf("tokens:         %lld scored, %lld through the layers vs %lld naive (ratio %.3f), "
@@ -115,7 +120,7 @@ static void mc_report(const sp_eval_ctx *ctx, const mc_args *a, const sp_mc_set 
     printf("wall time:      %.3f s (+ %.3f s load), %.1f items/s\n", r->wall_s, ctx->load_s, ips);
 }
 
-static int mc_requests(const sp_eval_ctx *ctx, const mc_args *a, const sp_mc_set *set,
+static int mc_requests(const sp_eval_ctx *ctx, mc_args *a, const sp_mc_set *set,
                        sp_mc_requests *rq, sp_error *err)
 {
     int64_t *idx = NULL, n = 0;
@@ -127,22 +132,40 @@ static int mc_requests(const sp_eval_ctx *ctx, const mc_args *a, const sp_mc_set
         free(idx);
         return -1;
     }
-    int32_t bos = -1;
-    if (!a->no_bos) {
-        bos = sp_tokenizer_bos(tok);
-        if (bos < 0) bos = (int32_t)ctx->model->cfg.bos_id;
-        if (bos < 0) rc = sp_error_set(err, "%s: no BOS token (use --no-bos)", ctx->model_dir);
-    }
+    rc = sp_eval_bos(ctx, tok, &a->bos, err);
     int64_t max_len = ctx->model->cfg.max_pos > 0 ? ctx->model->cfg.max_pos : INT32_MAX;
-    if (rc == 0) rc = sp_mc_build(set, idx, n, sp_mc_encode_tokenizer, tok, bos, max_len, rq, err);
+    if (rc == 0) rc = sp_mc_build(set, idx, n, sp_mc_encode_tokenizer, tok, a->bos, max_len, rq, err);
     sp_tokenizer_free(tok);
     free(idx);
     return rc;
 }
 
+/* --samples: one JSON line per item (the fields of lm-eval's --log_samples that decide it). */
+static int mc_write_samples(const sp_eval_ctx *ctx, const sp_mc_requests *rq,
+                            const sp_mc_result *r, sp_error *err)
+{
+    FILE *f = sp_eval_samples_open(ctx, err);
+    if (!f) return -1;
+    for (int64_t i = 0; i < r->n; i++) {
+        const sp_mc_request *q = &rq->req[i];
+        fprintf(f, "{\"index\":%lld,\"item\":%lld,\"label\":%d,\"ctx_tokens\":%d,\"lls\":[",
+                (long long)i, (long long)q->item, q->label, (int)q->n_ctx);
+        for (int k = 0; k < q->n_endings; k++)
+            fprintf(f, "%s%.17g", k ? "," : "", r->lls[i * SP_MC_MAX_ENDINGS + k]);
+        fputs("],\"norm_len\":[", f);
+        for (int k = 0; k < q->n_endings; k++) fprintf(f, "%s%.17g", k ? "," : "", q->norm_len[k]);
+        fputs("],\"cont_tokens\":[", f);
+        for (int k = 0; k < q->n_endings; k++) fprintf(f, "%s%d", k ? "," : "", (int)q->n_cont[k]);
+        fprintf(f, "],\"pred\":%d,\"pred_norm\":%d,\"acc\":%d,\"acc_norm\":%d}\n", r->pred[i],
+                r->pred_norm[i], r->pred[i] == q->label, r->pred_norm[i] == q->label);
+    }
+    return sp_eval_samples_close(ctx, f, err);
+}
+
 int sp_eval_task_hellaswag(sp_eval_ctx *ctx, int argc, char **argv)
 {
     mc_args a = {0};
+    a.bos = -1;
     int rc = mc_parse(argc, argv, &a);
     if (rc) return rc;
     sp_error err = {{0}};
@@ -157,6 +180,10 @@ int sp_eval_task_hellaswag(sp_eval_ctx *ctx, int argc, char **argv)
                          a.plain ? SP_MC_PACK_PLAIN : SP_MC_PACK_SHARED};
     sp_mc_result res;
     rc = sp_mc_score(ctx->engine, &ctx->removed, &rq, &opt, &res, &err);
+    if (rc == 0 && ctx->samples && mc_write_samples(ctx, &rq, &res, &err)) {
+        sp_mc_result_free(&res);
+        rc = -1;
+    }
     if (rc == 0) {
         mc_report(ctx, &a, &set, &res);
         sp_mc_result_free(&res);
@@ -208,8 +235,7 @@ static int kl_tokens(const sp_eval_ctx *ctx, const kl_args *a, int32_t **ids, in
     int rc = sp_read_file(a->text, &text, &len, err);
     if (rc == 0 && sp_tokenizer_encode(tok, text, len, 0, ids, &n, err))
         rc = sp_error_wrap(err, "%s", a->text);
-    *bos = sp_tokenizer_bos(tok);
-    if (*bos < 0) *bos = (int32_t)ctx->model->cfg.bos_id;
+    if (rc == 0) rc = sp_eval_bos(ctx, tok, bos, err);
     if (rc == 0 && n < (size_t)a->max_tokens)
         rc = sp_error_set(err, "%s: %zu tokens, fewer than --max-tokens %lld", a->text, n,
                           (long long)a->max_tokens);
@@ -219,7 +245,7 @@ static int kl_tokens(const sp_eval_ctx *ctx, const kl_args *a, int32_t **ids, in
 }
 
 static void kl_report(const sp_eval_ctx *ctx, const kl_args *a, const sp_kl_scorer *s,
-                      double dense_s, const sp_kl_stats *st)
+                      int32_t bos, double dense_s, const sp_kl_stats *st)
 {
     char buf[1024];
     sp_mask_format(&ctx->removed, buf, sizeof buf);
@@ -233,6 +259,7 @@ static void kl_report(const sp_eval_ctx *ctx, const kl_args *a, const sp_kl_scor
         cJSON_AddNumberToObject(o, "max_kl", st->max_kl);
         cJSON_AddNumberToObject(o, "tokens", (double)st->n_rows);
         cJSON_AddNumberToObject(o, "ctx", (double)a->ctx);
+        sp_eval_json_bos(o, bos);
         cJSON_AddStringToObject(o, "cache", sp_kl_is_full(s) ? "full" : "top-k");
         cJSON_AddNumberToObject(o, "top_k", (double)sp_kl_top_k(s));
         if (a->bound) cJSON_AddNumberToObject(o, "bound", st->mean_bound);
@@ -250,16 +277,21 @@ static void kl_report(const sp_eval_ctx *ctx, const kl_args *a, const sp_kl_scor
     printf("mean KL:        %.6f nats/token (max %.4f) over %lld tokens, ctx %lld\n",
            st->mean_kl, st->max_kl, (long long)st->n_rows, (long long)a->ctx);
     if (sp_kl_is_full(s)) printf("dense cache:    full log-probs, %zu bytes\n", sp_kl_cache_bytes(s));
-    else printf("dense cache:    top-%lld + tail, %zu bytes (KL is a lower bound%s%.3g)\n",
-                (long long)sp_kl_top_k(s), sp_kl_cache_bytes(s), a->bound ? ", error <= " : "",
-                a->bound ? st->mean_bound : 0.0);
+    else if (a->bound)
+        printf("dense cache:    top-%lld + tail, %zu bytes (KL is a lower bound, error <= %.3g)\n",
+               (long long)sp_kl_top_k(s), sp_kl_cache_bytes(s), st->mean_bound);
+    else
+        printf("dense cache:    top-%lld + tail, %zu bytes (KL is a lower bound)\n",
+               (long long)sp_kl_top_k(s), sp_kl_cache_bytes(s));
+    if (bos >= 0) printf("bos:            %d (starts each window)\n", (int)bos);
+    else printf("bos:            none\n");
     printf("wall time:      dense %.3f s, pruned %.3f s (+ %.3f s load)\n", dense_s, st->wall_s,
            ctx->load_s);
 }
 
 int sp_eval_task_kl(sp_eval_ctx *ctx, int argc, char **argv)
 {
-    kl_args a = {NULL, 0, 512, 0, 1024, 0};
+    kl_args a = {NULL, 0, 128, 0, 1024, 0};
     int64_t max_pos = ctx->model->cfg.max_pos > 2 ? ctx->model->cfg.max_pos : INT32_MAX;
     if (a.ctx > max_pos) a.ctx = max_pos;
     int rc = kl_parse(argc, argv, max_pos, &a);
@@ -278,7 +310,7 @@ int sp_eval_task_kl(sp_eval_ctx *ctx, int argc, char **argv)
     free(ids);
     sp_kl_stats st;
     if (rc == 0) rc = sp_kl_score(s, &ctx->removed, a.bound, &st, &err);
-    if (rc == 0) kl_report(ctx, &a, s, dense_s, &st);
+    if (rc == 0) kl_report(ctx, &a, s, bos, dense_s, &st);
     sp_kl_free(s);
     return rc ? sp_cli_fail("eval", &err) : SP_EXIT_OK;
 }

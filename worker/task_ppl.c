@@ -1,5 +1,6 @@
 /* task_ppl.c — `eval --task ppl`: perplexity of a text file. The whole file is tokenized without
- * BOS and cut into windows of ctx-1 tokens, each prefixed with BOS; with a stride S < ctx-1 the
+ * BOS and cut into windows of ctx tokens, BOS included when the tokenizer's rule (or --bos)
+ * prepends one; with a stride S < ctx-1 the
  * windows overlap and each window after the first scores only its tokens past the previous
  * window's end (Hugging Face's sliding-window perplexity). Every token is scored exactly once. */
 #include <stdio.h>
@@ -43,11 +44,15 @@ static int ppl_parse(int argc, char **argv, int64_t max_pos, ppl_args *a)
     return 0;
 }
 
-/* Windows over toks[0, n): see the file header. Returns the number of windows. */
+/* Windows over toks[0, n): see the file header. A window holds ctx tokens, BOS included; without
+ * BOS the text's first token has no context and is not scored, and a window's first token is
+ * only context (so the stride is at most ctx-1 either way). Returns the number of windows. */
 static int64_t ppl_windows(const int32_t *toks, int64_t n, int32_t bos, const ppl_args *a,
                            sp_lm_window **out)
 {
-    int64_t W = a->ctx - 1, cap = n / a->stride + 2, k = 0, prev_end = 0, scored = 0;
+    int has_bos = bos >= 0;
+    int64_t W = a->ctx - has_bos, cap = n / a->stride + 2, k = 0, prev_end = has_bos ? 0 : 1;
+    int64_t scored = 0;
     sp_lm_window *w = sp_xcalloc((size_t)cap, sizeof *w);
     for (int64_t begin = 0;; begin += a->stride) {
         int64_t end = begin + W < n ? begin + W : n, trg = end - prev_end;
@@ -56,7 +61,7 @@ static int64_t ppl_windows(const int32_t *toks, int64_t n, int32_t bos, const pp
             end = prev_end + trg;
         }
         SP_ASSERT(k < cap && trg >= 1 && end > begin);
-        w[k++] = (sp_lm_window){toks + begin, end - begin, bos, end - begin - trg + 1};
+        w[k++] = (sp_lm_window){toks + begin, end - begin, bos, prev_end - begin + has_bos};
         scored += trg;
         prev_end = end;
         if (end == n || (a->max_tokens && scored == a->max_tokens)) break;
@@ -65,7 +70,7 @@ static int64_t ppl_windows(const int32_t *toks, int64_t n, int32_t bos, const pp
     return k;
 }
 
-/* Tokenizes the text file (no BOS); finds the BOS id. */
+/* Tokenizes the text file (no BOS); finds the BOS id (--bos / --no-bos / the tokenizer's rule). */
 static int ppl_tokenize(const sp_eval_ctx *ctx, const char *file, int32_t **toks, size_t *n,
                         int32_t *bos, sp_error *err)
 {
@@ -76,12 +81,9 @@ static int ppl_tokenize(const sp_eval_ctx *ctx, const char *file, int32_t **toks
     int rc = sp_read_file(file, &text, &len, err);
     if (rc == 0 && sp_tokenizer_encode(tok, text, len, 0, toks, n, err) != 0)
         rc = sp_error_wrap(err, "%s", file);
-    *bos = sp_tokenizer_bos(tok);
-    if (*bos < 0) *bos = (int32_t)ctx->model->cfg.bos_id;
-    if (rc == 0 && *bos < 0)
-        rc = sp_error_set(err, "%s: the tokenizer and config.json name no BOS token (ppl windows "
-                          "start with BOS)", ctx->model_dir);
-    if (rc == 0 && *n == 0) rc = sp_error_set(err, "%s: no tokens (empty text)", file);
+    if (rc == 0) rc = sp_eval_bos(ctx, tok, bos, err);
+    if (rc == 0 && *n < (size_t)(*bos >= 0 ? 1 : 2))
+        rc = sp_error_set(err, "%s: %zu tokens: too few to score one (empty text?)", file, *n);
     free(text);
     sp_tokenizer_free(tok);
     if (rc != 0) {
@@ -105,10 +107,14 @@ int sp_eval_task_ppl(sp_eval_ctx *ctx, int argc, char **argv)
     int64_t n_win = ppl_windows(toks, (int64_t)n, bos, &a, &w);
     sp_lm_result res;
     int64_t budget = ctx->batch_tokens > a.ctx ? ctx->batch_tokens : a.ctx;
-    rc = sp_lm_score(ctx->engine, &ctx->removed, w, n_win, budget, &res, &err);
+    double *wnll = sp_xcalloc((size_t)n_win, sizeof *wnll);
+    rc = sp_lm_score_windows(ctx->engine, &ctx->removed, w, n_win, budget, &res, wnll, &err);
+    if (rc == 0) rc = sp_lm_write_samples(ctx, w, n_win, wnll, &err);
+    free(wnll);
     free(w);
     free(toks);
     if (rc != 0) return sp_cli_fail("eval", &err);
+    res.bos = bos;
     const char *keys[] = {"ctx", "stride", "text_tokens"};
     double vals[] = {(double)a.ctx, (double)a.stride, (double)n};
     sp_lm_report(ctx, "ppl", &res, keys, vals, 3);
