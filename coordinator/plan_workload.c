@@ -91,6 +91,14 @@ static int64_t plan_mc_item(sp_plan_level *l, const sp_mc_request *r)
     return n;
 }
 
+/* The BOS the evaluator uses: the job's task.bos, or the tokenizer's own rule when absent. */
+static int plan_bos(const sp_job *job, const sp_tokenizer *tok, const sp_model_config *cfg,
+                    int32_t *bos, sp_error *err)
+{
+    sp_bos_mode mode = job->task.bos < 0 ? SP_BOS_AUTO : job->task.bos ? SP_BOS_ON : SP_BOS_OFF;
+    return sp_tokenizer_bos_for(tok, mode, cfg->bos_id, bos, err);
+}
+
 static int plan_mc(const sp_job *job, const char *model_dir, const sp_model_config *cfg,
                    sp_plan_workload *w, sp_error *err)
 {
@@ -98,11 +106,14 @@ static int plan_mc(const sp_job *job, const char *model_dir, const sp_model_conf
     sp_mc_requests rq = {0, NULL};
     sp_tokenizer *tok = NULL;
     int64_t *idx = NULL, n = 0;
-    if (sp_mc_load(job->task.path, &set, err)) return -1;
-    int rc = sp_mc_subset_first(&set, job->task.limit, &idx, &n, err);
+    const sp_job_task *t = &job->task;
+    if (sp_mc_load(t->path, &set, err)) return -1;
+    int rc = t->sample ? sp_mc_subset_sample(&set, t->sample, (uint64_t)t->sample_seed, &idx, &n,
+                                             err)
+                       : sp_mc_subset_first(&set, t->limit, &idx, &n, err);
     if (rc == 0) rc = sp_tokenizer_load(model_dir, &tok, err);
+    if (rc == 0) rc = plan_bos(job, tok, cfg, &w->bos, err);
     if (rc == 0) {
-        w->bos = job->task.bos ? sp_tokenizer_bos(tok) : -1;
         rc = sp_mc_build(&set, idx, n, sp_mc_encode_tokenizer, tok, w->bos, cfg->max_pos, &rq,
                          err);
     }
@@ -136,8 +147,8 @@ static int plan_kl(const sp_job *job, const char *model_dir, const sp_model_conf
     int rc = sp_read_file(job->task.path, &text, &len, err);
     if (rc == 0) rc = sp_tokenizer_load(model_dir, &tok, err);
     if (rc == 0) rc = sp_tokenizer_encode(tok, text, len, 0, &ids, &n, err);
+    if (rc == 0) rc = plan_bos(job, tok, cfg, &w->bos, err);
     if (rc == 0) {
-        w->bos = sp_tokenizer_bos(tok);
         int64_t total = (int64_t)n;
         if (job->task.limit > 0 && job->task.limit < total) total = job->task.limit;
         plan_units(job, total, w);

@@ -608,7 +608,7 @@ static int sweep_started(const sp_job *job)
         sp_search_checkpoint_path(job, ki, path, sizeof path);
         if (stat(path, &sb) == 0) return 1;
         run_dir(job, ki, path, sizeof path);
-        if (done_marker(job, path)) return 1;
+        if (done_marker(job, path, NULL)) return 1;
     }
     return 0;
 }

@@ -34,6 +34,7 @@ ROWS=(
     "export|$TINY|--remove 3,7|--out $TMP/export|--force|--quiet"
     "export|$TINY|--from $RES|--k 2|--out $TMP/export2|--force|--quiet"
     "convert|$TMP/absent.gguf|--out $TMP/conv|--dtype bf16"
+    "plan|$TMP/job.json|--gpu h100-80|--nodes 1|--gpus-per-node 2|--json"
 )
 
 # Timings and paths of temporary outputs differ from run to run: drop them.
