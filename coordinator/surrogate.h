@@ -15,8 +15,8 @@
 #include "search_problem.h"
 
 #define SP_SURROGATE_WINDOW 3
-#define SP_SURROGATE_RIDGE_ADD 1.0
-#define SP_SURROGATE_RIDGE_PAIR 4.0
+#define SP_SURROGATE_RIDGE_ADD 0.5
+#define SP_SURROGATE_RIDGE_PAIR 1.0
 
 typedef struct {
     int P;
