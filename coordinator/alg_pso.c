@@ -7,7 +7,9 @@
  * which top-k breaks by index and so would bias the swarm towards low layers.
  * pso.local_search > 0 (default; our memetic addition, 0 = the plain algorithms): each
  * generation also proposes that many untried swap neighbours of the global best
- * (sp_swap_search); an improving one becomes the global best (its keys swapped into gbest). */
+ * (sp_swap_search); an improving one becomes the global best (its keys swapped into gbest).
+ * pso.surrogate = 1 (default) ranks those neighbours, and the surrogate's descents from the
+ * center and from every particle's mask, by a ridge model fitted to all scored masks. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,8 +115,9 @@ static int pso_propose(sp_algorithm *a, sp_error *err)
         else sp_search_decode_topk(&a->problem, xi, &a->batch[i].mask);
         a->batch[i].fidelity = sp_search_full_fidelity(&a->problem);
     }
-    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed, a->iteration,
-                                               a->params.pso.local_search, a->batch + s->n);
+    a->n_batch = s->n + sp_swap_search_propose_from(&s->ls, &a->problem, a->seed, a->iteration,
+                                                    a->params.pso.local_search, a->batch, s->n,
+                                                    a->batch + s->n);
     return 0;
 }
 

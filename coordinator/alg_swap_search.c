@@ -107,6 +107,11 @@ static void top_add(top_list *t, const sp_swap_search *s, const sp_search_proble
     t->r[i] = c;
 }
 
+static void slots_of(const sp_search_problem *p, const sp_mask *m, uint8_t *x)
+{
+    for (int d = 0; d < p->n_prunable; d++) x[d] = (uint8_t)sp_mask_test(m, p->prunable[d]);
+}
+
 /* Greedy descent of the surrogate from x by one-swaps (at most 4P steps). */
 static void surrogate_descend(const sp_surrogate *model, int P, uint8_t *x)
 {
@@ -141,7 +146,8 @@ static void surrogate_descend(const sp_surrogate *model, int P, uint8_t *x)
  * its two-swap neighbours (when there are at most 200000), and the end of the surrogate's own
  * descent from the center. Returns how many were found. */
 static int surrogate_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
-                             const uint8_t *in_center, int m, sp_candidate *out)
+                             const uint8_t *in_center, int m, const sp_candidate *starts,
+                             int n_starts, sp_candidate *out)
 {
     int P = s->P, k = p->k, full = sp_search_full_fidelity(p);
     sp_surrogate model;
@@ -173,7 +179,11 @@ static int surrogate_propose(const sp_swap_search *s, const sp_search_problem *p
             x[R[a]] = 1;
             x[Q[b]] = 0;
         }
-    if (model.fitted) {
+    for (int i = -1; model.fitted && i < n_starts; i++) { /* the center, then the starts */
+        if (i >= 0) {
+            if (sp_mask_count(&starts[i].mask) != k) continue;
+            slots_of(p, &starts[i].mask, x);
+        }
         surrogate_descend(&model, P, x);
         top_add(&t, s, p, &model, seed, x);
     }
@@ -190,12 +200,19 @@ static int surrogate_propose(const sp_swap_search *s, const sp_search_problem *p
 int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
                            int64_t iteration, int m, sp_candidate *out)
 {
+    return sp_swap_search_propose_from(s, p, seed, iteration, m, NULL, 0, out);
+}
+
+int sp_swap_search_propose_from(const sp_swap_search *s, const sp_search_problem *p,
+                                uint64_t seed, int64_t iteration, int m,
+                                const sp_candidate *starts, int n_starts, sp_candidate *out)
+{
     if (!s->has_center || m <= 0) return 0;
     int P = s->P, n = 0, full = sp_search_full_fidelity(p);
     uint8_t in_center[SP_MAX_LAYERS];
     for (int d = 0; d < P; d++) in_center[d] = (uint8_t)sp_mask_test(&s->center, p->prunable[d]);
     if (s->surrogate) {
-        n = surrogate_propose(s, p, seed, in_center, m, out);
+        n = surrogate_propose(s, p, seed, in_center, m, starts, n_starts, out);
         goto kicks;
     }
     uint8_t *taken = sp_xcalloc((size_t)P * (size_t)P, 1);

@@ -7,7 +7,8 @@
  * Moves leaving [0, 1] are reflected back, not clamped: clamping piles whales on exact ties at
  * the bounds, which top-k breaks by slot index (a bias towards low layers, and lost diversity).
  * woa.local_search > 0 (default; 0 = plain WOA): the memetic step of alg_pso.c around the best
- * whale (sp_swap_search); an improving neighbour becomes the best (keys swapped into it). */
+ * whale (sp_swap_search); an improving neighbour becomes the best (keys swapped into it);
+ * woa.surrogate = 1 (default): ranked by the fitted surrogate, as pso.surrogate. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,8 +65,9 @@ static int woa_propose(sp_algorithm *a, sp_error *err)
         sp_search_decode_topk(&a->problem, s->x + (size_t)i * s->P, &a->batch[i].mask);
         a->batch[i].fidelity = sp_search_full_fidelity(&a->problem);
     }
-    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed, a->iteration,
-                                               a->params.woa.local_search, a->batch + s->n);
+    a->n_batch = s->n + sp_swap_search_propose_from(&s->ls, &a->problem, a->seed, a->iteration,
+                                                    a->params.woa.local_search, a->batch, s->n,
+                                                    a->batch + s->n);
     return 0;
 }
 

@@ -153,8 +153,9 @@ typedef struct {
     int P;
     int surrogate;       /* 1: rank by a surrogate fitted to every scored mask (sp_surrogate:
                             additive + near-pairwise ridge) over the one- and two-swap
-                            neighbours and the surrogate's own descent from the center, skipping
-                            masks already scored; 0: marginal-statistics order as above [0] */
+                            neighbours and the surrogate's own one-swap descents from the center
+                            and from the population's members, skipping masks already scored;
+                            0: marginal-statistics order as above [0] */
     sp_fitness_cache seen; /* surrogate: full-fidelity scored masks (key fidelity 0) */
     sp_mask center;      /* the best mask so far */
     uint8_t has_center;
@@ -171,6 +172,11 @@ void sp_swap_search_free(sp_swap_search *s);
  * from (seed, iteration, slot)). Pure: a function of the state, seed and iteration. */
 int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
                            int64_t iteration, int m, sp_candidate *out);
+/* The same; with the surrogate, the surrogate's descents from starts[n_starts] (exact-k masks,
+ * e.g. the swarm's current members) are candidates too (ranked with the rest). */
+int sp_swap_search_propose_from(const sp_swap_search *s, const sp_search_problem *p,
+                                uint64_t seed, int64_t iteration, int m,
+                                const sp_candidate *starts, int n_starts, sp_candidate *out);
 /* Statistics from a scored batch (full fidelity only, in-batch duplicates counted once). */
 void sp_swap_search_record(sp_swap_search *s, const sp_search_problem *p, const sp_candidate *c,
                            const double *fitness, const int *fidelity, int n);

@@ -8,7 +8,8 @@
  *        bench_search_quality smollm2 [N_TOK [TEXT [SEEDS [K,K,.. [CACHE_FILE]]]]]
  * (defaults: fixture 2 64 5 6,8 build-dir cache; smollm2 128 GPL-3 5 8,10). "check" rescores the
  * final masks of SLEB and of each method's best and worst seed at the full 32 x 128 goldens.
- * SP_BENCH_METHODS="PSO,WOA plain" runs only the methods named (the others print as inf). */
+ * SP_BENCH_METHODS="PSO,WOA plain" runs only the methods named (the others print as inf);
+ * SP_BENCH_SEED0=j starts at seed j (to split a run over processes sharing the cache file). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -194,11 +195,14 @@ static void print_table(const char *model, int k, int P, int seeds, int64_t B, d
             size_t len = strlen(need);
             int64_t e = evals_to(&m->tr[s], sleb + 1e-12);
             snprintf(need + len, sizeof need - len, e ? "%s%lld" : "%s>%lld", s ? "," : "",
-                     e ? (long long)e : (long long)(2 * B));
+                     e ? (long long)e : (long long)m->tr[s].used);
         }
         if (m->kind == SP_ALG_EVO)
             printf("  %-15s %9s %9s %9s   %9.5f %9.5f %9.5f   %s\n", m->name, "-", "-", "-", m2, b2,
                    w2, need);
+        else if (m->plain)
+            printf("  %-15s %9.5f %9.5f %9.5f   %9s %9s %9s   %s\n", m->name, mb, bb, wb, "-", "-",
+                   "-", need);
         else
             printf("  %-15s %9.5f %9.5f %9.5f   %9.5f %9.5f %9.5f   %s\n", m->name, mb, bb, wb, m2,
                    b2, w2, need);
@@ -264,15 +268,24 @@ static void bench_k(bench *b, const char *model, int k, int seeds, int check)
     SP_ASSERT(2 * B <= MAX_BUDGET);
     double sleb_fit = eval_mask(b, &sleb.best);
     const char *only = getenv("SP_BENCH_METHODS"); /* e.g. "PSO,WOA": run just these */
+    int seed0 = getenv("SP_BENCH_SEED0") ? atoi(getenv("SP_BENCH_SEED0")) : 0; /* split runs */
     for (int mi = 0; mi < N_METHODS; mi++) {
         if (only && !name_listed(only, methods[mi].name)) {
             for (int s = 0; s < seeds; s++) methods[mi].tr[s].used = 0;
             continue;
         }
         sp_search_params_default(&sp, methods[mi].kind);
+        if (getenv("SP_BENCH_LS")) /* experiments: another local_search for the defaults */
+            sp.pso.local_search = sp.woa.local_search = atoi(getenv("SP_BENCH_LS"));
         if (methods[mi].plain) sp.pso.local_search = sp.woa.local_search = 0;
-        for (int s = 0; s < seeds; s++)
-            run_search(b, &p, &sp, 1000 + (uint64_t)s, 2 * B, &methods[mi].tr[s]);
+        for (int s = 0; s < seeds; s++) { /* plain: only compared at B */
+            run_search(b, &p, &sp, 1000 + (uint64_t)(seed0 + s), methods[mi].plain ? B : 2 * B,
+                       &methods[mi].tr[s]);
+            printf("  [%s k = %d: %s seed %d: %.5f at B, %.5f at the end (%lld evals)]\n", model,
+                   k, methods[mi].name, s, at_budget(&methods[mi].tr[s], B),
+                   at_budget(&methods[mi].tr[s], methods[mi].tr[s].used),
+                   (long long)methods[mi].tr[s].used);
+        }
         printf("  [%s k = %d: %s done, %lld new forwards so far, %.1f s]\n", model, k,
                methods[mi].name, (long long)(b->forwards - f0), sp_now() - t0);
     }
@@ -389,8 +402,8 @@ int main(int argc, char **argv)
     sp_fitness_cache_init(&b.cache);
     cache_open(&b, cache);
     printf("%d seeds; SLEB's evaluation count B per k; PSO / WOA / EvoPress-style run to 2B "
-           "unique evaluations (a run's value at B is its prefix); PSO and WOA with their job "
-           "defaults, \"plain\" = local_search 0\n", seeds);
+           "unique evaluations (a run's value at B is its prefix; plain ones to B); PSO and WOA with "
+           "their job defaults, \"plain\" = local_search 0\n", seeds);
     for (int i = 0; i < n_k; i++) bench_k(&b, smol ? "SmolLM2-135M" : "fixture", ks[i], seeds,
                                           check && !smol);
     printf("\nnew unique forwards: %lld (%.1f s of forward time, %.1f ms each), total %.1f s\n",
