@@ -153,7 +153,9 @@ static int surrogate_propose(const sp_swap_search *s, const sp_search_problem *p
     sp_surrogate model;
     sp_surrogate_init(&model, P);
     sp_surrogate_fit(&model, p, &s->seen, 0);
-    top_list t = {sp_xcalloc((size_t)m, sizeof(ranked)), 0, m};
+    /* t[0]: one-swap neighbours, t[1]: farther masks (two-swaps, descents) */
+    top_list t[2] = {{sp_xcalloc((size_t)m, sizeof(ranked)), 0, m},
+                     {sp_xcalloc((size_t)m, sizeof(ranked)), 0, m}};
     uint8_t x[SP_MAX_LAYERS];
     memcpy(x, in_center, (size_t)P);
     int R[SP_MAX_LAYERS], Q[SP_MAX_LAYERS], nr = 0, nq = 0;
@@ -166,13 +168,13 @@ static int surrogate_propose(const sp_swap_search *s, const sp_search_problem *p
         for (int b = 0; b < nq; b++) {
             x[R[a]] = 0;
             x[Q[b]] = 1;
-            top_add(&t, s, p, &model, seed, x);
+            top_add(&t[0], s, p, &model, seed, x);
             if (two <= 200000) /* the mask depends on the pairs only: a < a2, b < b2 */
                 for (int a2 = a + 1; a2 < nr; a2++)
                     for (int b2 = b + 1; b2 < nq; b2++) {
                         x[R[a2]] = 0;
                         x[Q[b2]] = 1;
-                        top_add(&t, s, p, &model, seed, x);
+                        top_add(&t[1], s, p, &model, seed, x);
                         x[R[a2]] = 1;
                         x[Q[b2]] = 0;
                     }
@@ -185,14 +187,22 @@ static int surrogate_propose(const sp_swap_search *s, const sp_search_problem *p
             slots_of(p, &starts[i].mask, x);
         }
         surrogate_descend(&model, P, x);
-        top_add(&t, s, p, &model, seed, x);
+        int dist = 0;
+        for (int d = 0; d < P; d++) dist += x[d] != in_center[d];
+        if (dist > 0) top_add(&t[dist > 2], s, p, &model, seed, x);
     }
-    for (int i = 0; i < t.n; i++) {
-        out[i].mask = t.r[i].mask;
-        out[i].fidelity = full;
-    }
-    int n = t.n;
-    free(t.r);
+    /* Half the slots (rounded up) for the best one-swaps, the rest for the farther masks; a
+     * list that runs short leaves its slots to the other. Trusting the surrogate only this far
+     * keeps steady local progress when its far predictions are off. */
+    int take0 = (m + 1) / 2 < t[0].n ? (m + 1) / 2 : t[0].n, take1 = m - take0;
+    if (take1 > t[1].n) take1 = t[1].n;
+    if (take0 + take1 < m) take0 = m - take1 < t[0].n ? m - take1 : t[0].n;
+    int n = 0;
+    for (int i = 0; i < take0; i++) out[n++].mask = t[0].r[i].mask;
+    for (int i = 0; i < take1; i++) out[n++].mask = t[1].r[i].mask;
+    for (int i = 0; i < n; i++) out[i].fidelity = full;
+    free(t[0].r);
+    free(t[1].r);
     sp_surrogate_free(&model);
     return n;
 }

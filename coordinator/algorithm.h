@@ -155,7 +155,8 @@ typedef struct {
                             additive + near-pairwise ridge) over the one- and two-swap
                             neighbours and the surrogate's own one-swap descents from the center
                             and from the population's members, skipping masks already scored;
-                            0: marginal-statistics order as above [0] */
+                            half the slots (rounded up) go to one-swaps, the rest to the farther
+                            masks; 0: marginal-statistics order as above [0] */
     sp_fitness_cache seen; /* surrogate: full-fidelity scored masks (key fidelity 0) */
     sp_mask center;      /* the best mask so far */
     uint8_t has_center;

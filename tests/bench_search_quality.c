@@ -282,7 +282,7 @@ static void bench_k(bench *b, const char *model, int k, int seeds, int check)
             run_search(b, &p, &sp, 1000 + (uint64_t)(seed0 + s), methods[mi].plain ? B : 2 * B,
                        &methods[mi].tr[s]);
             printf("  [%s k = %d: %s seed %d: %.5f at B, %.5f at the end (%lld evals)]\n", model,
-                   k, methods[mi].name, s, at_budget(&methods[mi].tr[s], B),
+                   k, methods[mi].name, seed0 + s, at_budget(&methods[mi].tr[s], B),
                    at_budget(&methods[mi].tr[s], methods[mi].tr[s].used),
                    (long long)methods[mi].tr[s].used);
         }

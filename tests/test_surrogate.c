@@ -129,9 +129,15 @@ static void test_propose(void)
         CHECK(!sp_fitness_cache_contains(&s.seen, &c[i].mask, 0), "proposal %d was scored", i);
         for (int j = 0; j < i; j++) CHECK(!sp_mask_equal(&c[i].mask, &c[j].mask), "duplicate");
         int d = distance(&c[i].mask, &center);
-        CHECK(d == 2 || d == 4 || i == 0, "proposal %d at distance %d", i, d);
+        CHECK(d >= 2, "proposal %d at distance %d", i, d);
     }
-    CHECK(sp_mask_equal(&c[0].mask, &opt), "the surrogate's own optimum comes first");
+    int found = 0, ones = 0;
+    for (int i = 0; i < n; i++) {
+        found += sp_mask_equal(&c[i].mask, &opt);
+        ones += distance(&c[i].mask, &center) == 2;
+    }
+    CHECK(found == 1 || distance(&opt, &center) == 2, "the surrogate's own optimum is proposed");
+    CHECK(ones >= 6, "%d one-swap neighbours among 12 proposals, expected at least half", ones);
     sp_state st;
     sp_state_init(&st);
     sp_swap_search t;
