@@ -153,7 +153,8 @@ static int64_t evals_to(const run_trace *t, double target)
 typedef struct {
     const char *name;
     sp_alg_kind kind;
-    int plain; /* local_search 0: the paper's algorithm */
+    int plain;     /* local_search 0: the paper's algorithm */
+    int marginal;  /* surrogate 0: the local search ranks by per-layer mean fitness */
     run_trace tr[MAX_SEEDS];
 } method;
 
@@ -161,8 +162,10 @@ static method methods[] = {{.name = "PSO", .kind = SP_ALG_PSO},
                            {.name = "WOA", .kind = SP_ALG_WOA},
                            {.name = "PSO plain", .kind = SP_ALG_PSO, .plain = 1},
                            {.name = "WOA plain", .kind = SP_ALG_WOA, .plain = 1},
+                           {.name = "PSO marginal LS", .kind = SP_ALG_PSO, .marginal = 1},
+                           {.name = "WOA marginal LS", .kind = SP_ALG_WOA, .marginal = 1},
                            {.name = "EvoPress-style", .kind = SP_ALG_EVO}};
-enum { N_METHODS = sizeof methods / sizeof methods[0], M_EVO = 4 };
+enum { N_METHODS = sizeof methods / sizeof methods[0], M_EVO = N_METHODS - 1 };
 
 static void stats(const method *m, int seeds, int64_t n, double *mean, double *best, double *worst)
 {
@@ -200,7 +203,7 @@ static void print_table(const char *model, int k, int P, int seeds, int64_t B, d
         if (m->kind == SP_ALG_EVO)
             printf("  %-15s %9s %9s %9s   %9.5f %9.5f %9.5f   %s\n", m->name, "-", "-", "-", m2, b2,
                    w2, need);
-        else if (m->plain)
+        else if (m->plain || m->marginal)
             printf("  %-15s %9.5f %9.5f %9.5f   %9s %9s %9s   %s\n", m->name, mb, bb, wb, "-", "-",
                    "-", need);
         else
@@ -278,8 +281,9 @@ static void bench_k(bench *b, const char *model, int k, int seeds, int check)
         if (getenv("SP_BENCH_LS")) /* experiments: another local_search for the defaults */
             sp.pso.local_search = sp.woa.local_search = atoi(getenv("SP_BENCH_LS"));
         if (methods[mi].plain) sp.pso.local_search = sp.woa.local_search = 0;
+        if (methods[mi].marginal) sp.pso.surrogate = sp.woa.surrogate = 0;
         for (int s = 0; s < seeds; s++) { /* plain: only compared at B */
-            run_search(b, &p, &sp, 1000 + (uint64_t)(seed0 + s), methods[mi].plain ? B : 2 * B,
+            run_search(b, &p, &sp, 1000 + (uint64_t)(seed0 + s), methods[mi].plain || methods[mi].marginal ? B : 2 * B,
                        &methods[mi].tr[s]);
             printf("  [%s k = %d: %s seed %d: %.5f at B, %.5f at the end (%lld evals)]\n", model,
                    k, methods[mi].name, seed0 + s, at_budget(&methods[mi].tr[s], B),
@@ -402,7 +406,7 @@ int main(int argc, char **argv)
     sp_fitness_cache_init(&b.cache);
     cache_open(&b, cache);
     printf("%d seeds; SLEB's evaluation count B per k; PSO / WOA / EvoPress-style run to 2B "
-           "unique evaluations (a run's value at B is its prefix; plain ones to B); PSO and WOA with "
+           "unique evaluations (a run's value at B is its prefix; plain and marginal-LS ones to B); PSO and WOA with "
            "their job defaults, \"plain\" = local_search 0\n", seeds);
     for (int i = 0; i < n_k; i++) bench_k(&b, smol ? "SmolLM2-135M" : "fixture", ks[i], seeds,
                                           check && !smol);
