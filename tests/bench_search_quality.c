@@ -9,7 +9,8 @@
  * (defaults: fixture 2 64 5 6,8 build-dir cache; smollm2 128 GPL-3 5 8,10). "check" rescores the
  * final masks of SLEB and of each method's best and worst seed at the full 32 x 128 goldens.
  * SP_BENCH_METHODS="PSO,WOA plain" runs only the methods named (the others print as inf);
- * SP_BENCH_SEED0=j starts at seed j (to split a run over processes sharing the cache file). */
+ * SP_BENCH_SEED0=j starts at seed j (to split a run over processes sharing the cache file);
+ * SP_BENCH_LS=m overrides local_search of the default PSO / WOA (experiments). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
