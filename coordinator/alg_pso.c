@@ -7,7 +7,9 @@
  * which top-k breaks by index and so would bias the swarm towards low layers.
  * pso.local_search > 0 (default; our memetic addition, 0 = the plain algorithms): each
  * generation also proposes that many untried swap neighbours of the global best
- * (sp_swap_search); an improving one becomes the global best (its keys swapped into gbest). */
+ * (sp_swap_search); an improving one becomes the global best (its keys swapped into gbest).
+ * pso.surrogate = 1 (default) ranks those neighbours, and the surrogate's descents from the
+ * center and from every particle's mask, by a ridge model fitted to all scored masks. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +98,7 @@ static int pso_init_common(sp_algorithm *a, int binary)
     }
     memcpy(s->pbest, s->x, nP * sizeof(double));
     sp_swap_search_init(&s->ls, s->P);
+    s->ls.surrogate = a->params.pso.surrogate;
     sp_algorithm_reserve(a, s->n + a->params.pso.local_search);
     return 0;
 }
@@ -112,8 +115,9 @@ static int pso_propose(sp_algorithm *a, sp_error *err)
         else sp_search_decode_topk(&a->problem, xi, &a->batch[i].mask);
         a->batch[i].fidelity = sp_search_full_fidelity(&a->problem);
     }
-    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed, a->iteration,
-                                               a->params.pso.local_search, a->batch + s->n);
+    a->n_batch = s->n + sp_swap_search_propose_from(&s->ls, &a->problem, a->seed, a->iteration,
+                                                    a->params.pso.local_search, a->batch, s->n,
+                                                    a->batch + s->n);
     return 0;
 }
 
@@ -248,6 +252,7 @@ static void pso_param_vec(const sp_algorithm *a, double *v)
     v[5] = pp->bpso_vmax;
     v[6] = pp->restart;
     v[7] = pp->local_search;
+    v[8] = pp->surrogate;
 }
 
 static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
@@ -255,7 +260,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
     const pso_state *s = a->impl;
     const char *name = a->ops->name;
     char key[SP_STATE_NAME_MAX];
-    double pv[8], g[1] = {s->gbest_fit};
+    double pv[9], g[1] = {s->gbest_fit};
     pso_param_vec(a, pv);
     size_t n = (size_t)s->n, P = (size_t)s->P;
 #define PUT(suffix, call)                                                                     \
@@ -263,7 +268,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
         snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
         if (call) return -1;                                                                  \
     } while (0)
-    if (sp_alg_params_save(name, pv, 8, st, err)) return -1;
+    if (sp_alg_params_save(name, pv, 9, st, err)) return -1;
     PUT("positions", sp_state_put_f64(st, key, n, P, s->x, err));
     PUT("velocities", sp_state_put_f64(st, key, n, P, s->v, err));
     PUT("pbest", sp_state_put_f64(st, key, n, P, s->pbest, err));
@@ -282,7 +287,7 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
     pso_state *s = a->impl;
     const char *name = a->ops->name;
     char key[SP_STATE_NAME_MAX];
-    double pv[8], g[1];
+    double pv[9], g[1];
     pso_param_vec(a, pv);
     size_t n = (size_t)s->n, P = (size_t)s->P;
 #define GET(suffix, call)                                                                     \
@@ -290,7 +295,7 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
         snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
         if (call) return -1;                                                                  \
     } while (0)
-    if (sp_alg_params_check(name, pv, 8, st, err)) return -1;
+    if (sp_alg_params_check(name, pv, 9, st, err)) return -1;
     GET("positions", sp_state_get_f64(st, key, n, P, s->x, err));
     GET("velocities", sp_state_get_f64(st, key, n, P, s->v, err));
     GET("pbest", sp_state_get_f64(st, key, n, P, s->pbest, err));

@@ -9,6 +9,7 @@
 
 #include "algorithm.h"
 #include "common/rng.h"
+#include "surrogate.h"
 
 enum { TAG_SWAP_KEY = 0xA5, TAG_KICK = 0xA6 };
 
@@ -19,6 +20,7 @@ void sp_swap_search_init(sp_swap_search *s, int P)
     s->tried = sp_xcalloc((size_t)P * (size_t)P, 1);
     s->sum_with = sp_xcalloc((size_t)P, sizeof(double));
     s->n_with = sp_xcalloc((size_t)P, sizeof(double));
+    sp_fitness_cache_init(&s->seen);
 }
 
 void sp_swap_search_free(sp_swap_search *s)
@@ -26,6 +28,7 @@ void sp_swap_search_free(sp_swap_search *s)
     free(s->tried);
     free(s->sum_with);
     free(s->n_with);
+    sp_fitness_cache_free(&s->seen);
     memset(s, 0, sizeof *s);
 }
 
@@ -65,13 +68,163 @@ static void swap_kick(const sp_swap_search *s, const sp_search_problem *p, const
     sp_mask_set(out, p->prunable[nth_slot(in, s->P, 0, q2)]);
 }
 
+/* Surrogate-ranked neighbours: a candidate and its prediction (ties: a counter-based key). */
+typedef struct {
+    sp_mask mask;
+    double pred, key;
+} ranked;
+
+typedef struct {
+    ranked *r; /* [cap] sorted by (pred, key) */
+    int n, cap;
+} top_list;
+
+static int ranked_less(const ranked *a, const ranked *b)
+{
+    return a->pred < b->pred || (a->pred == b->pred && a->key < b->key);
+}
+
+/* Offers removed slots x[P] to the sorted list (unscored masks only, no duplicates). */
+static void top_add(top_list *t, const sp_swap_search *s, const sp_search_problem *p,
+                    const sp_surrogate *model, uint64_t seed, const uint8_t *x)
+{
+    ranked c;
+    c.pred = sp_surrogate_predict(model, x);
+    if (t->n == t->cap && c.pred > t->r[t->n - 1].pred) return;
+    sp_mask_clear(&c.mask);
+    for (int d = 0; d < s->P; d++)
+        if (x[d]) sp_mask_set(&c.mask, p->prunable[d]);
+    if (sp_fitness_cache_contains(&s->seen, &c.mask, 0)) return;
+    for (int i = 0; i < t->n; i++)
+        if (sp_mask_equal(&t->r[i].mask, &c.mask)) return;
+    c.key = sp_rng_uniform(seed, TAG_SWAP_KEY, sp_mask_hash(&c.mask), 0);
+    if (t->n == t->cap) {
+        if (!ranked_less(&c, &t->r[t->n - 1])) return;
+        t->n--; /* drop the worst */
+    }
+    int i = t->n++;
+    for (; i > 0 && ranked_less(&c, &t->r[i - 1]); i--) t->r[i] = t->r[i - 1];
+    t->r[i] = c;
+}
+
+static void slots_of(const sp_search_problem *p, const sp_mask *m, uint8_t *x)
+{
+    for (int d = 0; d < p->n_prunable; d++) x[d] = (uint8_t)sp_mask_test(m, p->prunable[d]);
+}
+
+/* Greedy descent of the surrogate from x by one-swaps (at most 4P steps). */
+static void surrogate_descend(const sp_surrogate *model, int P, uint8_t *x)
+{
+    double cur = sp_surrogate_predict(model, x);
+    for (int step = 0; step < 4 * P; step++) {
+        int br = -1, bq = -1;
+        double best = cur;
+        for (int r = 0; r < P; r++) {
+            if (!x[r]) continue;
+            for (int q = 0; q < P; q++) {
+                if (x[q]) continue;
+                x[r] = 0;
+                x[q] = 1;
+                double f = sp_surrogate_predict(model, x);
+                x[r] = 1;
+                x[q] = 0;
+                if (f < best) {
+                    best = f;
+                    br = r;
+                    bq = q;
+                }
+            }
+        }
+        if (br < 0) return;
+        x[br] = 0;
+        x[bq] = 1;
+        cur = best;
+    }
+}
+
+/* The m most promising unscored masks by the surrogate: all one-swap neighbours of the center,
+ * its two-swap neighbours (when there are at most 200000), and the end of the surrogate's own
+ * descent from the center. Returns how many were found. */
+static int surrogate_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
+                             const uint8_t *in_center, int m, const sp_candidate *starts,
+                             int n_starts, sp_candidate *out)
+{
+    int P = s->P, k = p->k, full = sp_search_full_fidelity(p);
+    sp_surrogate model;
+    sp_surrogate_init(&model, P);
+    sp_surrogate_fit(&model, p, &s->seen, 0);
+    /* t[0]: one-swap neighbours, t[1]: farther masks (two-swaps, descents) */
+    top_list t[2] = {{sp_xcalloc((size_t)m, sizeof(ranked)), 0, m},
+                     {sp_xcalloc((size_t)m, sizeof(ranked)), 0, m}};
+    uint8_t x[SP_MAX_LAYERS];
+    memcpy(x, in_center, (size_t)P);
+    int R[SP_MAX_LAYERS], Q[SP_MAX_LAYERS], nr = 0, nq = 0;
+    for (int d = 0; d < P; d++) {
+        if (in_center[d]) R[nr++] = d;
+        else Q[nq++] = d;
+    }
+    int64_t two = sp_search_binomial(k, 2) * sp_search_binomial(P - k, 2);
+    for (int a = 0; a < nr; a++)
+        for (int b = 0; b < nq; b++) {
+            x[R[a]] = 0;
+            x[Q[b]] = 1;
+            top_add(&t[0], s, p, &model, seed, x);
+            if (two <= 200000) /* the mask depends on the pairs only: a < a2, b < b2 */
+                for (int a2 = a + 1; a2 < nr; a2++)
+                    for (int b2 = b + 1; b2 < nq; b2++) {
+                        x[R[a2]] = 0;
+                        x[Q[b2]] = 1;
+                        top_add(&t[1], s, p, &model, seed, x);
+                        x[R[a2]] = 1;
+                        x[Q[b2]] = 0;
+                    }
+            x[R[a]] = 1;
+            x[Q[b]] = 0;
+        }
+    for (int i = -1; model.fitted && i < n_starts; i++) { /* the center, then the starts */
+        if (i >= 0) {
+            if (sp_mask_count(&starts[i].mask) != k) continue;
+            slots_of(p, &starts[i].mask, x);
+        }
+        surrogate_descend(&model, P, x);
+        int dist = 0;
+        for (int d = 0; d < P; d++) dist += x[d] != in_center[d];
+        if (dist > 0) top_add(&t[dist > 2], s, p, &model, seed, x);
+    }
+    /* Half the slots (rounded up) for the best one-swaps, the rest for the farther masks; a
+     * list that runs short leaves its slots to the other. Trusting the surrogate only this far
+     * keeps steady local progress when its far predictions are off. */
+    int take0 = (m + 1) / 2 < t[0].n ? (m + 1) / 2 : t[0].n, take1 = m - take0;
+    if (take1 > t[1].n) take1 = t[1].n;
+    if (take0 + take1 < m) take0 = m - take1 < t[0].n ? m - take1 : t[0].n;
+    int n = 0;
+    for (int i = 0; i < take0; i++) out[n++].mask = t[0].r[i].mask;
+    for (int i = 0; i < take1; i++) out[n++].mask = t[1].r[i].mask;
+    for (int i = 0; i < n; i++) out[i].fidelity = full;
+    free(t[0].r);
+    free(t[1].r);
+    sp_surrogate_free(&model);
+    return n;
+}
+
 int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
                            int64_t iteration, int m, sp_candidate *out)
+{
+    return sp_swap_search_propose_from(s, p, seed, iteration, m, NULL, 0, out);
+}
+
+int sp_swap_search_propose_from(const sp_swap_search *s, const sp_search_problem *p,
+                                uint64_t seed, int64_t iteration, int m,
+                                const sp_candidate *starts, int n_starts, sp_candidate *out)
 {
     if (!s->has_center || m <= 0) return 0;
     int P = s->P, n = 0, full = sp_search_full_fidelity(p);
     uint8_t in_center[SP_MAX_LAYERS];
     for (int d = 0; d < P; d++) in_center[d] = (uint8_t)sp_mask_test(&s->center, p->prunable[d]);
+    if (s->surrogate) {
+        n = surrogate_propose(s, p, seed, in_center, m, starts, n_starts, out);
+        goto kicks;
+    }
     uint8_t *taken = sp_xcalloc((size_t)P * (size_t)P, 1);
     while (n < m) {
         int br = -1, bq = -1;
@@ -101,6 +254,7 @@ int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, 
         n++;
     }
     free(taken);
+kicks:
     /* One-swap local optimum: the rest of the slots get random two-swap kicks. */
     if (p->k >= 2 && s->P - p->k >= 2)
         for (; n < m; n++) {
@@ -126,6 +280,8 @@ void sp_swap_search_record(sp_swap_search *s, const sp_search_problem *p, const 
             }
         s->sum_all += fitness[i];
         s->n_all += 1.0;
+        if (s->surrogate && !sp_fitness_cache_contains(&s->seen, &c[i].mask, 0))
+            sp_fitness_cache_insert(&s->seen, &c[i].mask, 0, fitness[i]);
     }
 }
 
@@ -141,7 +297,8 @@ void sp_swap_search_mark(sp_swap_search *s, const sp_search_problem *p, const sp
             if (!a && b) q = d;
             diff += a != b;
         }
-        SP_ASSERT(diff == 2 || diff == 4); /* a one-swap neighbour or a two-swap kick */
+        /* a one-swap neighbour or a two-swap kick; the surrogate's descent may go farther */
+        SP_ASSERT(s->surrogate || diff == 2 || diff == 4);
         if (diff == 2) s->tried[(size_t)r * (size_t)s->P + (size_t)q] = 1;
     }
 }
@@ -172,6 +329,8 @@ int sp_swap_search_save(const sp_swap_search *s, const char *name, sp_state *st,
     PUT("ls_sum_with", sp_state_put_f64(st, key, P, 0, s->sum_with, err));
     PUT("ls_n_with", sp_state_put_f64(st, key, P, 0, s->n_with, err));
     PUT("ls_all", sp_state_put_f64(st, key, 2, 0, all, err));
+    snprintf(key, sizeof key, "%s/ls_seen", name);
+    if (s->surrogate && sp_fitness_cache_save(&s->seen, key, st, err)) return -1;
 #undef PUT
     return 0;
 }
@@ -194,6 +353,8 @@ int sp_swap_search_load(sp_swap_search *s, const sp_search_problem *p, const cha
     GET("ls_sum_with", sp_state_get_f64(st, key, P, 0, s->sum_with, err));
     GET("ls_n_with", sp_state_get_f64(st, key, P, 0, s->n_with, err));
     GET("ls_all", sp_state_get_f64(st, key, 2, 0, all, err));
+    snprintf(key, sizeof key, "%s/ls_seen", name);
+    if (s->surrogate && sp_fitness_cache_load(&s->seen, key, st, err)) return -1;
 #undef GET
     sp_search_masks_from_i64(cw, 1, &s->center);
     s->sum_all = all[0];

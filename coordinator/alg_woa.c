@@ -7,7 +7,8 @@
  * Moves leaving [0, 1] are reflected back, not clamped: clamping piles whales on exact ties at
  * the bounds, which top-k breaks by slot index (a bias towards low layers, and lost diversity).
  * woa.local_search > 0 (default; 0 = plain WOA): the memetic step of alg_pso.c around the best
- * whale (sp_swap_search); an improving neighbour becomes the best (keys swapped into it). */
+ * whale (sp_swap_search); an improving neighbour becomes the best (keys swapped into it);
+ * woa.surrogate = 1 (default): ranked by the fitted surrogate, as pso.surrogate. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ static int woa_init(sp_algorithm *a, sp_error *err)
                 xi[d] = sp_rng_uniform(a->seed, sp_alg_ctr(0, TAG_INIT), (uint64_t)i, (uint64_t)d);
     }
     sp_swap_search_init(&s->ls, s->P);
+    s->ls.surrogate = a->params.woa.surrogate;
     sp_algorithm_reserve(a, s->n + a->params.woa.local_search);
     return 0;
 }
@@ -63,8 +65,9 @@ static int woa_propose(sp_algorithm *a, sp_error *err)
         sp_search_decode_topk(&a->problem, s->x + (size_t)i * s->P, &a->batch[i].mask);
         a->batch[i].fidelity = sp_search_full_fidelity(&a->problem);
     }
-    a->n_batch = s->n + sp_swap_search_propose(&s->ls, &a->problem, a->seed, a->iteration,
-                                               a->params.woa.local_search, a->batch + s->n);
+    a->n_batch = s->n + sp_swap_search_propose_from(&s->ls, &a->problem, a->seed, a->iteration,
+                                                    a->params.woa.local_search, a->batch, s->n,
+                                                    a->batch + s->n);
     return 0;
 }
 
@@ -172,14 +175,15 @@ static void woa_param_vec(const sp_algorithm *a, double *v)
     v[2] = a->params.woa.max_iter;
     v[3] = a->params.woa.restart;
     v[4] = a->params.woa.local_search;
+    v[5] = a->params.woa.surrogate;
 }
 
 static int woa_save(const sp_algorithm *a, sp_state *st, sp_error *err)
 {
     const woa_state *s = a->impl;
-    double pv[5], bf[1] = {s->best_fit};
+    double pv[6], bf[1] = {s->best_fit};
     woa_param_vec(a, pv);
-    if (sp_alg_params_save("woa", pv, 5, st, err) ||
+    if (sp_alg_params_save("woa", pv, 6, st, err) ||
         sp_state_put_f64(st, "woa/positions", (size_t)s->n, (size_t)s->P, s->x, err) ||
         sp_state_put_f64(st, "woa/best", (size_t)s->P, 0, s->best, err) ||
         sp_state_put_f64(st, "woa/best_fitness", 1, 0, bf, err) ||
@@ -194,9 +198,9 @@ static int woa_save(const sp_algorithm *a, sp_state *st, sp_error *err)
 static int woa_load(sp_algorithm *a, const sp_state *st, sp_error *err)
 {
     woa_state *s = a->impl;
-    double pv[5], bf[1];
+    double pv[6], bf[1];
     woa_param_vec(a, pv);
-    if (sp_alg_params_check("woa", pv, 5, st, err) ||
+    if (sp_alg_params_check("woa", pv, 6, st, err) ||
         sp_state_get_f64(st, "woa/positions", (size_t)s->n, (size_t)s->P, s->x, err) ||
         sp_state_get_f64(st, "woa/best", (size_t)s->P, 0, s->best, err) ||
         sp_state_get_f64(st, "woa/best_fitness", 1, 0, bf, err) ||

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/mask.h"
 #include "common/state.h"
+#include "fitness_cache.h"
 #include "search_problem.h"
 
 typedef enum {
@@ -38,6 +39,8 @@ typedef struct {
     int local_search; /* memetic step: untried one-swap neighbours of the global best proposed
                          per generation beside the swarm (see sp_swap_search) [LS_DEFAULT],
                          0..10000; 0 = plain PSO / BPSO as in the papers */
+    int surrogate;    /* 1: the local search ranks neighbours by a fitted surrogate (see
+                         sp_swap_search) [1]; 0: by per-slot marginal statistics */
 } sp_pso_params;
 
 typedef struct {
@@ -48,6 +51,7 @@ typedef struct {
                          iterations; 0 = never [10] */
     int local_search; /* memetic step as pso.local_search, around the best whale [LS_DEFAULT],
                          0..10000; 0 = plain WOA */
+    int surrogate;    /* as pso.surrogate [1] */
 } sp_woa_params;
 
 typedef struct {
@@ -147,6 +151,13 @@ int sp_alg_params_check(const char *name, const double *v, int n, const sp_state
  * candidate (duplicates of scored masks cost nothing). */
 typedef struct {
     int P;
+    int surrogate;       /* 1: rank by a surrogate fitted to every scored mask (sp_surrogate:
+                            additive + near-pairwise ridge) over the one- and two-swap
+                            neighbours and the surrogate's own one-swap descents from the center
+                            and from the population's members, skipping masks already scored;
+                            half the slots (rounded up) go to one-swaps, the rest to the farther
+                            masks; 0: marginal-statistics order as above [0] */
+    sp_fitness_cache seen; /* surrogate: full-fidelity scored masks (key fidelity 0) */
     sp_mask center;      /* the best mask so far */
     uint8_t has_center;
     uint8_t *tried;      /* [P x P] (restored slot, removed slot) already proposed from center */
@@ -162,6 +173,11 @@ void sp_swap_search_free(sp_swap_search *s);
  * from (seed, iteration, slot)). Pure: a function of the state, seed and iteration. */
 int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
                            int64_t iteration, int m, sp_candidate *out);
+/* The same; with the surrogate, the surrogate's descents from starts[n_starts] (exact-k masks,
+ * e.g. the swarm's current members) are candidates too (ranked with the rest). */
+int sp_swap_search_propose_from(const sp_swap_search *s, const sp_search_problem *p,
+                                uint64_t seed, int64_t iteration, int m,
+                                const sp_candidate *starts, int n_starts, sp_candidate *out);
 /* Statistics from a scored batch (full fidelity only, in-batch duplicates counted once). */
 void sp_swap_search_record(sp_swap_search *s, const sp_search_problem *p, const sp_candidate *c,
                            const double *fitness, const int *fidelity, int n);

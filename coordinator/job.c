@@ -173,14 +173,16 @@ static int parse_protected(const cJSON *root, sp_job *job, sp_error *err)
 static int parse_pso(const cJSON *s, sp_pso_params *p, sp_error *err)
 {
     static const char *const keys[] = {"swarm",     "inertia",      "c1",      "c2", "vmax",
-                                       "bpso_vmax", "local_search", "restart", NULL};
+                                       "bpso_vmax", "local_search", "restart", "surrogate",
+                                       NULL};
     const cJSON *o = sp_json_get(s, "pso");
     if (!o) return 0;
     if (sp_json_check_object(o, "search.pso", keys, err)) return -1;
-    int64_t swarm = p->swarm, ls = p->local_search, restart = p->restart;
+    int64_t swarm = p->swarm, ls = p->local_search, restart = p->restart, sur = p->surrogate;
     if (sp_json_member_int(o, "search.pso", "swarm", 0, 1, 10000, &swarm, err) < 0 ||
         sp_json_member_int(o, "search.pso", "restart", 0, 0, 1000000, &restart, err) < 0 ||
         sp_json_member_int(o, "search.pso", "local_search", 0, 0, 10000, &ls, err) < 0 ||
+        sp_json_member_int(o, "search.pso", "surrogate", 0, 0, 1, &sur, err) < 0 ||
         sp_json_member_double(o, "search.pso", "inertia", 0, 0, 1.5, &p->inertia, err) < 0 ||
         sp_json_member_double(o, "search.pso", "c1", 0, 0, 4, &p->c1, err) < 0 ||
         sp_json_member_double(o, "search.pso", "c2", 0, 0, 4, &p->c2, err) < 0 ||
@@ -190,18 +192,22 @@ static int parse_pso(const cJSON *s, sp_pso_params *p, sp_error *err)
     p->swarm = (int)swarm;
     p->local_search = (int)ls;
     p->restart = (int)restart;
+    p->surrogate = (int)sur;
     return 0;
 }
 
 static int parse_woa(const cJSON *s, sp_woa_params *p, sp_error *err)
 {
-    static const char *const keys[] = {"whales", "b", "max_iter", "local_search", "restart", NULL};
+    static const char *const keys[] = {"whales",  "b",         "max_iter", "local_search",
+                                       "restart", "surrogate", NULL};
     const cJSON *o = sp_json_get(s, "woa");
     if (!o) return 0;
     if (sp_json_check_object(o, "search.woa", keys, err)) return -1;
     int64_t whales = p->whales, max_iter = p->max_iter, ls = p->local_search, restart = p->restart;
+    int64_t sur = p->surrogate;
     if (sp_json_member_int(o, "search.woa", "whales", 0, 1, 10000, &whales, err) < 0 ||
         sp_json_member_int(o, "search.woa", "local_search", 0, 0, 10000, &ls, err) < 0 ||
+        sp_json_member_int(o, "search.woa", "surrogate", 0, 0, 1, &sur, err) < 0 ||
         sp_json_member_int(o, "search.woa", "restart", 0, 0, 1000000, &restart, err) < 0 ||
         sp_json_member_double(o, "search.woa", "b", 0, 1e-9, 10, &p->b, err) < 0 ||
         sp_json_member_int(o, "search.woa", "max_iter", 0, 1, 1000000, &max_iter, err) < 0)
@@ -210,6 +216,7 @@ static int parse_woa(const cJSON *s, sp_woa_params *p, sp_error *err)
     p->max_iter = (int)max_iter;
     p->local_search = (int)ls;
     p->restart = (int)restart;
+    p->surrogate = (int)sur;
     return 0;
 }
 

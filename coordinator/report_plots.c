@@ -214,6 +214,33 @@ static int convergence_ranges(const sp_report_run *runs, size_t n, int metric, i
     return any;
 }
 
+/* The legend label of run r; for the baselines a search is judged against (SLEB-style greedy,
+ * EvoPress-style evo) it says so, and greedy's final value is drawn as a dashed level across
+ * the chart with a marker where greedy finished (its partial masks give no best-so-far before
+ * its last step), so the evaluations at which a search crosses it can be read off. */
+static void baseline_reference(sp_svg *s, const sp_svg_plot *p, const sp_report_run *r,
+                               int x_time, double tscale, const char *col, char *label,
+                               size_t size)
+{
+    const char *alg = r->ck.algorithm ? r->ck.algorithm : "";
+    if (strcmp(alg, "evo") == 0) {
+        snprintf(label, size, "%s (EvoPress-style)", r->label);
+        return;
+    }
+    if (strcmp(alg, "greedy") != 0) {
+        snprintf(label, size, "%s", r->label);
+        return;
+    }
+    double v = sp_report_display_fitness(r, r->best_fitness), xe = run_end_x(r, x_time, tscale);
+    double y = sp_svg_plot_y(p, v), xy[4] = {p->x, y, p->x + p->w, y};
+    char extra[160];
+    snprintf(extra, sizeof extra, "class=\"reference\" data-value=\"%.9g\" data-evals=\"%zu\"",
+             v, r->ck.history.n);
+    sp_svg_polyline(s, xy, 2, col, 1, "3 4", extra);
+    if (isfinite(xe)) sp_svg_circle(s, sp_svg_plot_x(p, xe), y, 4, col, NULL);
+    snprintf(label, size, "%s (SLEB greedy, %zu evals)", r->label, r->ck.history.n);
+}
+
 int sp_report_plot_convergence(const sp_report_run *runs, size_t n, int metric, int x_time,
                                const char *path, sp_error *err)
 {
@@ -258,7 +285,7 @@ int sp_report_plot_convergence(const sp_report_run *runs, size_t n, int metric, 
         size_t m = staircase(r, &p, x_time, tscale, xy);
         sp_svg_polyline(&s, xy, m, col, 2.5, NULL, extra);
         free(xy);
-        snprintf(labels[nk], sizeof labels[nk], "%s", r->label);
+        baseline_reference(&s, &p, r, x_time, tscale, col, labels[nk], sizeof labels[nk]);
         keys[nk] = (sp_svg_key){labels[nk], col, SP_SVG_KEY_LINE};
         nk++;
     }

@@ -1,11 +1,16 @@
-/* bench_search_quality.c — search quality on the tiny-brown-24L fixture (issue 5). Fitness = mean
- * NLL of the first N_SEQ golden eval sequences (x 128 tokens). k = 3: exhaustive optimum; k = 3, 6,
- * 8: PSO, BPSO, WOA, EVO, random (5 seeds, budgets 50/100/200 unique evaluations) against SLEB
- * greedy, Block Influence, angular distance and last-k. One global mask -> NLL map: a mask is
- * never forwarded twice in the whole run.
- * Usage: bench_search_quality [N_SEQ [N_TOK [SEEDS [extra|plain [K,K,...]]]]] (defaults 8 128 5
- * plain 3,6,8; "extra" adds PSO and WOA with populations of 10, and warm-started with the one-shot
- * masks). */
+/* bench_search_quality.c — search quality at equal unique evaluations (issues 5, 20): PSO and WOA
+ * (defaults, and plain: local_search 0) against SLEB-style greedy (at its own evaluation count B)
+ * and EvoPress-style EVO (at 2B), 5 seeds, on the tiny-brown-24L fixture (mean NLL of the first
+ * N_SEQ golden sequences x N_TOK tokens) or SmolLM2-135M (mean KL(dense || pruned) on the first
+ * N_TOK tokens of a fixed text). One mask -> fitness map per (model, fidelity), shared by every
+ * method, seed and k, and kept in a file, so a mask is forwarded once across runs.
+ * Usage: bench_search_quality fixture [N_SEQ [N_TOK [SEEDS [K,K,.. [CACHE_FILE [check]]]]]]
+ *        bench_search_quality smollm2 [N_TOK [TEXT [SEEDS [K,K,.. [CACHE_FILE]]]]]
+ * (defaults: fixture 2 64 5 6,8 build-dir cache; smollm2 128 GPL-3 5 8,10). "check" rescores the
+ * final masks of SLEB and of each method's best and worst seed at the full 32 x 128 goldens.
+ * SP_BENCH_METHODS="PSO,WOA plain" runs only the methods named (the others print as inf);
+ * SP_BENCH_SEED0=j starts at seed j (to split a run over processes sharing the cache file);
+ * SP_BENCH_LS=m overrides local_search of the default PSO / WOA (experiments). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,43 +18,89 @@
 #include <string.h>
 
 #include "common/cli.h"
+#include "common/json_util.h"
 #include "common/model.h"
+#include "common/tokenizer.h"
 #include "coordinator/fitness_cache.h"
-#include "coordinator/layer_scores.h"
-#include "coordinator/oneshot.h"
 #include "coordinator/search_driver.h"
 #include "worker/engine.h"
 #include "worker/eval_task.h"
+#include "worker/task_kl.h"
 
 #define MAX_SEEDS 16
-#define BUDGET 200
-#define N_CP 3
-static const int64_t checkpoints[N_CP] = {50, 100, 200};
+#define MAX_BUDGET 2048
 
 typedef struct {
     sp_engine *e;
-    sp_lm_window *w;
-    int64_t n_w;
-    int64_t n_tok;        /* tokens per sequence */
-    int extra;            /* also run the population-10 and warm-started PSO / WOA variants */
-    sp_fitness_cache nll; /* global mask -> mean NLL (fidelity 0) */
+    sp_lm_window *w; /* fixture: NLL windows */
+    int64_t n_w, n_w_all, n_tok;
+    sp_kl_scorer *kl; /* smollm2: KL scorer */
+    sp_fitness_cache cache;
+    FILE *cache_file; /* appended on every new evaluation */
+    int n_layers;
     int64_t forwards;
     double forward_s;
 } bench;
+
+static double score_mask(bench *b, const sp_mask *m)
+{
+    sp_error err = {{0}};
+    double t0 = sp_now(), f;
+    if (b->kl) {
+        sp_kl_stats st;
+        SP_ASSERT_MSG(sp_kl_score(b->kl, m, 0, &st, &err) == 0, "%s", err.msg);
+        f = st.mean_kl;
+    } else {
+        sp_lm_result r;
+        SP_ASSERT_MSG(sp_lm_score(b->e, m, b->w, b->n_w, b->n_tok * b->n_w, &r, &err) == 0, "%s",
+                      err.msg);
+        f = r.nll_sum / (double)r.tokens_scored;
+    }
+    b->forwards++;
+    b->forward_s += sp_now() - t0;
+    return f;
+}
 
 static int bench_eval(void *ctx, const sp_candidate *c, int n, double *fit, sp_error *err)
 {
     bench *b = ctx;
     for (int i = 0; i < n; i++) {
-        if (sp_fitness_cache_peek(&b->nll, &c[i].mask, 0, &fit[i])) continue;
-        sp_lm_result r;
-        if (sp_lm_score(b->e, &c[i].mask, b->w, b->n_w, b->n_tok * b->n_w, &r, err)) return -1;
-        fit[i] = r.nll_sum / (double)r.tokens_scored;
-        sp_fitness_cache_insert(&b->nll, &c[i].mask, 0, fit[i]);
-        b->forwards++;
-        b->forward_s += r.wall_s;
+        if (sp_fitness_cache_peek(&b->cache, &c[i].mask, 0, &fit[i])) continue;
+        fit[i] = score_mask(b, &c[i].mask);
+        sp_fitness_cache_insert(&b->cache, &c[i].mask, 0, fit[i]);
+        if (b->cache_file) {
+            char buf[512];
+            fprintf(b->cache_file, "%.17g\t%s\n", fit[i], sp_mask_format(&c[i].mask, buf, sizeof buf));
+            fflush(b->cache_file);
+        }
     }
     return 0;
+}
+
+/* Reads "fitness<TAB>layer list" lines written by bench_eval; then keeps the file open for
+ * appending. */
+static void cache_open(bench *b, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int64_t n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        char *tab = strchr(line, '\t'), *nl = strchr(line, '\n');
+        if (!tab || !nl) continue; /* a torn last line */
+        *nl = '\0';
+        sp_mask m;
+        sp_error err = {{0}};
+        double v = strtod(line, NULL);
+        if (sp_mask_parse(tab + 1, b->n_layers, "cache", &m, &err) == 0 &&
+            !sp_fitness_cache_contains(&b->cache, &m, 0)) {
+            sp_fitness_cache_insert(&b->cache, &m, 0, v);
+            n++;
+        }
+    }
+    if (f) fclose(f);
+    b->cache_file = fopen(path, "a");
+    SP_ASSERT_MSG(b->cache_file, "cannot append to %s", path);
+    printf("fitness cache %s: %lld masks loaded\n", path, (long long)n);
 }
 
 static double eval_mask(bench *b, const sp_mask *m)
@@ -61,14 +112,15 @@ static double eval_mask(bench *b, const sp_mask *m)
     return f;
 }
 
-/* One search run: best-so-far after each unique evaluation, bsf[0..n_used). */
+/* One search run: best-so-far after each unique evaluation. */
 typedef struct {
-    double bsf[BUDGET + 1];
+    double bsf[MAX_BUDGET];
     int64_t used;
+    sp_mask best;
 } run_trace;
 
 static void run_search(bench *b, const sp_search_problem *p, const sp_search_params *sp,
-                       uint64_t seed, int64_t budget, run_trace *tr, sp_mask *best)
+                       uint64_t seed, int64_t budget, run_trace *tr)
 {
     sp_driver_config cfg;
     sp_driver_config_default(&cfg);
@@ -79,9 +131,9 @@ static void run_search(bench *b, const sp_search_problem *p, const sp_search_par
                   err.msg);
     SP_ASSERT_MSG(sp_search_driver_run(&d, -1, &err) == 0, "%s", err.msg);
     tr->used = (int64_t)d.n_history;
-    for (size_t i = 0; i < d.n_history && i < BUDGET; i++) tr->bsf[i] = d.history[i].best_so_far;
+    for (size_t i = 0; i < d.n_history && i < MAX_BUDGET; i++) tr->bsf[i] = d.history[i].best_so_far;
     double f = INFINITY;
-    if (best) SP_ASSERT(sp_search_driver_best(&d, best, &f));
+    SP_ASSERT(sp_search_driver_best(&d, &tr->best, &f));
     sp_search_driver_free(&d);
 }
 
@@ -102,243 +154,270 @@ static int64_t evals_to(const run_trace *t, double target)
 typedef struct {
     const char *name;
     sp_alg_kind kind;
-    int warm; /* 1: warm-started with the one-shot masks */
-    int pop;  /* > 0: swarm / whales instead of the default 20 */
+    int plain;     /* local_search 0: the paper's algorithm */
+    int marginal;  /* surrogate 0: the local search ranks by per-layer mean fitness */
     run_trace tr[MAX_SEEDS];
 } method;
 
-enum { BL_SLEB, BL_BI, BL_ANG, BL_LAST, N_BL };
-static const char *bl_names[N_BL] = {"SLEB greedy", "Block Influence", "angular dist", "last-k"};
+static method methods[] = {{.name = "PSO", .kind = SP_ALG_PSO},
+                           {.name = "WOA", .kind = SP_ALG_WOA},
+                           {.name = "PSO plain", .kind = SP_ALG_PSO, .plain = 1},
+                           {.name = "WOA plain", .kind = SP_ALG_WOA, .plain = 1},
+                           {.name = "PSO marginal LS", .kind = SP_ALG_PSO, .marginal = 1},
+                           {.name = "WOA marginal LS", .kind = SP_ALG_WOA, .marginal = 1},
+                           {.name = "EvoPress-style", .kind = SP_ALG_EVO}};
+enum { N_METHODS = sizeof methods / sizeof methods[0], M_EVO = N_METHODS - 1 };
 
-typedef struct {
-    double fit[N_BL];
-    int64_t evals[N_BL];
-    sp_mask mask[N_BL];
-} baselines;
-
-static void run_baselines(bench *b, const sp_search_problem *p, const sp_layer_scores *ls,
-                          baselines *bl)
+static void stats(const method *m, int seeds, int64_t n, double *mean, double *best, double *worst)
 {
-    sp_error err = {{0}};
-    double bi[SP_MAX_LAYERS], dist[SP_MAX_LAYERS];
-    SP_ASSERT_MSG(sp_layer_scores_block_influence(ls, bi, &err) == 0 &&
-                      sp_layer_scores_angular(ls, p->k, dist, &err) == 0 &&
-                      sp_oneshot_lowest_scores(p, bi, &bl->mask[BL_BI], &err) == 0 &&
-                      sp_oneshot_best_window(p, dist, &bl->mask[BL_ANG], &err) == 0 &&
-                      sp_oneshot_last_k(p, &bl->mask[BL_LAST], &err) == 0,
-                  "%s", err.msg);
-    for (int i = BL_BI; i < N_BL; i++) {
-        bl->fit[i] = eval_mask(b, &bl->mask[i]);
-        bl->evals[i] = 1;
+    *mean = 0;
+    *best = INFINITY;
+    *worst = -INFINITY;
+    for (int s = 0; s < seeds; s++) {
+        double v = at_budget(&m->tr[s], n);
+        *mean += v / seeds;
+        *best = fmin(*best, v);
+        *worst = fmax(*worst, v);
     }
-    sp_search_params sp;
-    sp_search_params_default(&sp, SP_ALG_GREEDY);
-    run_trace tr;
-    run_search(b, p, &sp, 0, 100000, &tr, &bl->mask[BL_SLEB]);
-    bl->evals[BL_SLEB] = tr.used;
-    bl->fit[BL_SLEB] = eval_mask(b, &bl->mask[BL_SLEB]);
 }
 
-static void run_methods(bench *b, const sp_search_problem *p, const baselines *bl, method *ms,
-                        int n_m, int seeds)
+static void print_table(const char *model, int k, int P, int seeds, int64_t B, double sleb,
+                        const sp_mask *sleb_mask)
 {
-    for (int mi = 0; mi < n_m; mi++) {
-        sp_search_params sp;
-        sp_search_params_default(&sp, ms[mi].kind);
-        if (ms[mi].pop > 0) sp.pso.swarm = sp.woa.whales = ms[mi].pop;
-        sp.woa.max_iter = BUDGET / sp.woa.whales; /* a: 2 -> 0 over the planned run */
-        if (ms[mi].warm) {
-            sp.warm = &bl->mask[BL_BI]; /* BI, angular, last-k: consecutive in bl->mask */
-            sp.n_warm = 3;
+    char buf[512];
+    printf("\n%s, k = %d of %d prunable: SLEB greedy %.5f at B = %lld evaluations, removes {%s}\n",
+           model, k, P, sleb, (long long)B, sp_mask_format(sleb_mask, buf, sizeof buf));
+    printf("  %-15s %9s %9s %9s   %9s %9s %9s   %s\n", "method", "mean@B", "best@B", "worst@B",
+           "mean@2B", "best@2B", "worst@2B", "evals to reach SLEB (per seed)");
+    for (int mi = 0; mi < N_METHODS; mi++) {
+        const method *m = &methods[mi];
+        double mb, bb, wb, m2, b2, w2;
+        stats(m, seeds, B, &mb, &bb, &wb);
+        stats(m, seeds, 2 * B, &m2, &b2, &w2);
+        char need[256] = "";
+        for (int s = 0; s < seeds; s++) {
+            size_t len = strlen(need);
+            int64_t e = evals_to(&m->tr[s], sleb + 1e-12);
+            snprintf(need + len, sizeof need - len, e ? "%s%lld" : "%s>%lld", s ? "," : "",
+                     e ? (long long)e : (long long)m->tr[s].used);
         }
-        for (int s = 0; s < seeds; s++) run_search(b, p, &sp, 1000 + (uint64_t)s, BUDGET, &ms[mi].tr[s], NULL);
+        if (m->kind == SP_ALG_EVO)
+            printf("  %-15s %9s %9s %9s   %9.5f %9.5f %9.5f   %s\n", m->name, "-", "-", "-", m2, b2,
+                   w2, need);
+        else if (m->plain || m->marginal)
+            printf("  %-15s %9.5f %9.5f %9.5f   %9s %9s %9s   %s\n", m->name, mb, bb, wb, "-", "-",
+                   "-", need);
+        else
+            printf("  %-15s %9.5f %9.5f %9.5f   %9.5f %9.5f %9.5f   %s\n", m->name, mb, bb, wb, m2,
+                   b2, w2, need);
+    }
+    double evo, e_b, e_w;
+    stats(&methods[M_EVO], seeds, 2 * B, &evo, &e_b, &e_w);
+    for (int mi = 0; mi < 2; mi++) {
+        double mb, bb, wb, m2, b2, w2;
+        stats(&methods[mi], seeds, B, &mb, &bb, &wb);
+        stats(&methods[mi], seeds, 2 * B, &m2, &b2, &w2);
+        printf("  target %s: mean@B %.5f <= SLEB %.5f: %s; mean@2B %.5f <= EvoPress mean@2B %.5f: "
+               "%s\n", methods[mi].name, mb, sleb, mb <= sleb + 1e-12 ? "MET" : "NOT MET", m2, evo,
+               m2 <= evo + 1e-12 ? "MET" : "NOT MET");
     }
 }
 
-static void print_row(const char *name, int64_t budget, int64_t used, const double *v, int n,
-                      double ref)
+/* Rescores SLEB's mask and each method's best and worst final mask at the full goldens. */
+static void full_check(bench *b, int seeds, int64_t B, const sp_mask *sleb_mask)
 {
-    double mean = 0, mn = INFINITY;
-    int hits = 0;
-    for (int i = 0; i < n; i++) {
-        mean += v[i] / n;
-        mn = fmin(mn, v[i]);
-        hits += v[i] <= ref + 1e-12;
-    }
-    printf("  %-22s %6lld %6lld  %9.5f %9.5f  %+8.5f %+8.5f  %d/%d\n", name, (long long)budget,
-           (long long)used, mean, mn, mean - ref, mn - ref, hits, n);
-}
-
-static void print_table(int k, const method *ms, int n_m, int seeds, const baselines *bl,
-                        double ref, const char *ref_what)
-{
-    printf("\nk = %d: reference %.5f (%s)\n", k, ref, ref_what);
-    printf("  %-22s %6s %6s  %9s %9s  %8s %8s  %s\n", "method", "budget", "evals", "best mean",
-           "best min", "gap mean", "gap min", "at ref");
-    for (int mi = 0; mi < n_m; mi++)
-        for (int c = 0; c < N_CP; c++) {
-            double v[MAX_SEEDS];
-            int64_t used = 0;
-            for (int s = 0; s < seeds; s++) {
-                v[s] = at_budget(&ms[mi].tr[s], checkpoints[c]);
-                int64_t u = ms[mi].tr[s].used < checkpoints[c] ? ms[mi].tr[s].used : checkpoints[c];
-                used = u > used ? u : used;
-            }
-            print_row(ms[mi].name, checkpoints[c], used, v, seeds, ref);
+    int64_t n_w = b->n_w, n_tok = b->n_tok;
+    b->n_w = b->n_w_all;
+    b->n_tok = 128;
+    for (int64_t i = 0; i < b->n_w; i++) b->w[i].n = 128;
+    printf("  full 32 x 128 goldens: SLEB %.5f", score_mask(b, sleb_mask));
+    for (int mi = 0; mi < N_METHODS; mi++) {
+        int64_t n = methods[mi].kind == SP_ALG_EVO ? 2 * B : B;
+        int bs = 0, ws = 0;
+        for (int s = 1; s < seeds; s++) {
+            if (at_budget(&methods[mi].tr[s], n) < at_budget(&methods[mi].tr[bs], n)) bs = s;
+            if (at_budget(&methods[mi].tr[s], n) > at_budget(&methods[mi].tr[ws], n)) ws = s;
         }
-    for (int i = 0; i < N_BL; i++) {
-        char buf[256];
-        print_row(bl_names[i], bl->evals[i], bl->evals[i], &bl->fit[i], 1, ref);
-        printf("  %-22s removes {%s}\n", "", sp_mask_format(&bl->mask[i], buf, sizeof buf));
+        /* final masks are those at 2B; for a ranking check they serve as well */
+        printf("; %s best %.5f worst %.5f", methods[mi].name,
+               score_mask(b, &methods[mi].tr[bs].best), score_mask(b, &methods[mi].tr[ws].best));
     }
+    printf(" (final masks at 2B)\n");
+    b->n_w = n_w;
+    b->n_tok = n_tok;
+    for (int64_t i = 0; i < n_w; i++) b->w[i].n = n_tok;
 }
 
-/* PSO / WOA (cold) against each baseline at the baseline's own number of evaluations (at least
- * 1), and the evaluations each seed needed to match it. */
-static void print_equal_evals(const method *ms, int n_m, int seeds, const baselines *bl)
+/* 1 when name is an item of the comma-separated list. */
+static int name_listed(const char *list, const char *name)
 {
-    for (int mi = 0; mi < n_m; mi++) {
-        if (ms[mi].warm || (ms[mi].kind != SP_ALG_PSO && ms[mi].kind != SP_ALG_WOA)) continue;
-        for (int i = 0; i < N_BL; i++) {
-            int ok = 0;
-            char need[256] = "";
-            for (int s = 0; s < seeds; s++) {
-                ok += at_budget(&ms[mi].tr[s], bl->evals[i]) <= bl->fit[i] + 1e-12;
-                size_t len = strlen(need);
-                int64_t e = evals_to(&ms[mi].tr[s], bl->fit[i] + 1e-12);
-                snprintf(need + len, sizeof need - len, e ? "%s%lld" : "%s>%lld", s ? "," : "",
-                         e ? (long long)e : (long long)BUDGET);
-            }
-            printf("  %-5s vs %-15s at %3lld evals: matches/beats in %d/%d seeds; evals needed "
-                   "per seed: %s\n", ms[mi].name, bl_names[i], (long long)bl->evals[i], ok, seeds,
-                   need);
-        }
-    }
+    size_t n = strlen(name);
+    for (const char *q = list; q; q = strchr(q, ',') ? strchr(q, ',') + 1 : NULL)
+        if (strncmp(q, name, n) == 0 && (q[n] == ',' || q[n] == '\0')) return 1;
+    return 0;
 }
 
-static double best_known(const method *ms, int n_m, int seeds, const baselines *bl)
-{
-    double r = INFINITY;
-    for (int mi = 0; mi < n_m; mi++)
-        for (int s = 0; s < seeds; s++) r = fmin(r, at_budget(&ms[mi].tr[s], BUDGET));
-    for (int i = 0; i < N_BL; i++) r = fmin(r, bl->fit[i]);
-    return r;
-}
-
-static void bench_k(bench *b, const sp_layer_scores *ls, int L, int k, int seeds)
+static void bench_k(bench *b, const char *model, int k, int seeds, int check)
 {
     sp_search_problem p;
     sp_error err = {{0}};
-    SP_ASSERT_MSG(sp_search_problem_init(&p, L, k, NULL, 1, &err) == 0, "%s", err.msg);
-    static method ms[] = {{.name = "PSO", .kind = SP_ALG_PSO},
-                          {.name = "BPSO", .kind = SP_ALG_BPSO},
-                          {.name = "WOA", .kind = SP_ALG_WOA},
-                          {.name = "EVO", .kind = SP_ALG_EVO},
-                          {.name = "random", .kind = SP_ALG_RANDOM},
-                          {.name = "PSO(swarm 10)", .kind = SP_ALG_PSO, .pop = 10},
-                          {.name = "WOA(10 whales)", .kind = SP_ALG_WOA, .pop = 10},
-                          {.name = "PSO+warm(BI,ang,last)", .kind = SP_ALG_PSO, .warm = 1},
-                          {.name = "WOA+warm(BI,ang,last)", .kind = SP_ALG_WOA, .warm = 1}};
-    int n_m = (int)(sizeof ms / sizeof ms[0]) - (b->extra ? 0 : 4); /* extras last */
+    SP_ASSERT_MSG(sp_search_problem_init(&p, b->n_layers, k, NULL, 1, &err) == 0, "%s", err.msg);
     double t0 = sp_now();
     int64_t f0 = b->forwards;
-    baselines bl;
-    run_baselines(b, &p, ls, &bl);
-    run_methods(b, &p, &bl, ms, n_m, seeds);
-    printf("  [k = %d: baselines and searches done, %.1f s]\n", k, sp_now() - t0);
-    double ref = best_known(ms, n_m, seeds, &bl);
-    const char *what = "best value over all runs and baselines";
-    if (k == 3) {
-        sp_search_params sp;
-        sp_search_params_default(&sp, SP_ALG_EXHAUSTIVE);
-        run_trace tr;
-        sp_mask opt;
-        int64_t C = sp_search_binomial(p.n_prunable, k);
-        run_search(b, &p, &sp, 0, C, &tr, &opt);
-        SP_ASSERT(tr.used == C);
-        ref = eval_mask(b, &opt);
-        char buf[256];
-        static char w[320];
-        snprintf(w, sizeof w, "exhaustive optimum over C(%d,%d) = %lld masks: {%s}", p.n_prunable,
-                 k, (long long)C, sp_mask_format(&opt, buf, sizeof buf));
-        what = w;
+    sp_search_params sp;
+    sp_search_params_default(&sp, SP_ALG_GREEDY);
+    run_trace sleb;
+    run_search(b, &p, &sp, 0, 100000, &sleb);
+    int64_t B = sleb.used;
+    SP_ASSERT(2 * B <= MAX_BUDGET);
+    double sleb_fit = eval_mask(b, &sleb.best);
+    const char *only = getenv("SP_BENCH_METHODS"); /* e.g. "PSO,WOA": run just these */
+    int seed0 = getenv("SP_BENCH_SEED0") ? atoi(getenv("SP_BENCH_SEED0")) : 0; /* split runs */
+    for (int mi = 0; mi < N_METHODS; mi++) {
+        if (only && !name_listed(only, methods[mi].name)) {
+            for (int s = 0; s < seeds; s++) methods[mi].tr[s].used = 0;
+            continue;
+        }
+        sp_search_params_default(&sp, methods[mi].kind);
+        if (getenv("SP_BENCH_LS")) /* experiments: another local_search for the defaults */
+            sp.pso.local_search = sp.woa.local_search = atoi(getenv("SP_BENCH_LS"));
+        if (methods[mi].plain) sp.pso.local_search = sp.woa.local_search = 0;
+        if (methods[mi].marginal) sp.pso.surrogate = sp.woa.surrogate = 0;
+        for (int s = 0; s < seeds; s++) { /* plain: only compared at B */
+            run_search(b, &p, &sp, 1000 + (uint64_t)(seed0 + s), methods[mi].plain || methods[mi].marginal ? B : 2 * B,
+                       &methods[mi].tr[s]);
+            printf("  [%s k = %d: %s seed %d: %.5f at B, %.5f at the end (%lld evals)]\n", model,
+                   k, methods[mi].name, seed0 + s, at_budget(&methods[mi].tr[s], B),
+                   at_budget(&methods[mi].tr[s], methods[mi].tr[s].used),
+                   (long long)methods[mi].tr[s].used);
+        }
+        printf("  [%s k = %d: %s done, %lld new forwards so far, %.1f s]\n", model, k,
+               methods[mi].name, (long long)(b->forwards - f0), sp_now() - t0);
     }
-    print_table(k, ms, n_m, seeds, &bl, ref, what);
-    print_equal_evals(ms, n_m, seeds, &bl);
-    printf("  [k = %d: %lld new unique forwards, %.1f s]\n", k, (long long)(b->forwards - f0),
-           sp_now() - t0);
+    print_table(model, k, p.n_prunable, seeds, B, sleb_fit, &sleb.best);
+    if (check) full_check(b, seeds, B, &sleb.best);
+    printf("  [%s k = %d: %lld new unique forwards, %.1f s]\n", model, k,
+           (long long)(b->forwards - f0), sp_now() - t0);
 }
 
-/* "3" or "6,8": k values in [1, 21] (the fixture has 22 prunable layers). -1 when malformed. */
-static int parse_k_list(const char *text, int *ks, int cap)
+/* "6,8": k values in [1, max]. -1 when malformed. */
+static int parse_k_list(const char *text, int max, int *ks, int cap)
 {
     int n = 0;
     for (const char *q = text;; q++) {
         char *end;
         long v = strtol(q, &end, 10);
-        if (end == q || v < 1 || v > 21 || n == cap || (*end != ',' && *end != '\0')) return -1;
+        if (end == q || v < 1 || v > max || n == cap || (*end != ',' && *end != '\0')) return -1;
         ks[n++] = (int)v;
         if (*end == '\0') return n;
         q = end;
     }
 }
 
-int main(int argc, char **argv)
+static void open_fixture(bench *b, sp_model *m, int n_seq, int n_tok)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible when redirected */
-    int n_seq = argc > 1 ? atoi(argv[1]) : 8, n_tok = argc > 2 ? atoi(argv[2]) : 128;
-    int seeds = argc > 3 ? atoi(argv[3]) : 5, extra = argc > 4 && strcmp(argv[4], "extra") == 0;
-    if (argc > 4 && strcmp(argv[4], "plain") == 0) extra = -1; /* default methods, K list next */
-    int ks[8] = {3, 6, 8}, n_k = 3;
-    if (argc > 5) n_k = parse_k_list(argv[5], ks, 8);
-    if (n_seq < 1 || n_tok < 2 || seeds < 1 || seeds > MAX_SEEDS || (argc > 4 && !extra) ||
-        n_k < 1) {
-        fprintf(stderr, "usage: bench_search_quality [N_SEQ >= 1 [N_TOK >= 2 [SEEDS 1..%d "
-                        "[extra|plain [K,K,..]]]]]\n", MAX_SEEDS);
-        return 2;
-    }
     char model_dir[4096], goldens[4096];
     snprintf(model_dir, sizeof model_dir, "%s/../shared/fixtures/tiny-brown-24L", SP_SOURCE_DIR);
     snprintf(goldens, sizeof goldens, "%s/../shared/fixtures/tiny-brown-24L-goldens/"
              "mask_nll_goldens.json", SP_SOURCE_DIR);
     sp_error err = {{0}};
-    sp_model m;
-    bench b = {.n_tok = n_tok, .extra = extra > 0};
-    sp_layer_scores ls;
-    if (sp_model_open(model_dir, &m, &err)) {
-        fprintf(stderr, "bench_search_quality: %s\n", err.msg);
-        return 1;
-    }
-    sp_engine_options opt = {.backend = SP_BACKEND_CPU, .threads = 0};
-    SP_ASSERT_MSG(sp_engine_create(&m, &opt, &b.e, &err) == 0 &&
-                      sp_lm_load_tokens(goldens, m.cfg.vocab, &b.w, &b.n_w, &err) == 0,
+    sp_engine_options opt = {.backend = SP_BACKEND_CPU, .threads = 1};
+    SP_ASSERT_MSG(sp_model_open(model_dir, m, &err) == 0 &&
+                      sp_engine_create(m, &opt, &b->e, &err) == 0 &&
+                      sp_lm_load_tokens(goldens, m->cfg.vocab, &b->w, &b->n_w_all, &err) == 0,
                   "%s", err.msg);
-    int64_t n_all = b.n_w;
-    if (n_seq > b.n_w) n_seq = (int)b.n_w;
-    b.n_w = n_seq;
-    for (int i = 0; i < n_seq; i++) b.w[i].n = b.w[i].n < n_tok ? b.w[i].n : n_tok;
-    sp_fitness_cache_init(&b.nll);
+    b->n_w = n_seq < b->n_w_all ? n_seq : b->n_w_all;
+    b->n_tok = n_tok;
+    for (int64_t i = 0; i < b->n_w; i++) b->w[i].n = b->w[i].n < n_tok ? b->w[i].n : n_tok;
+    printf("bench_search_quality: tiny-brown-24L (L = 24, first and last layer protected), "
+           "fitness = mean NLL of the first %lld golden sequences x %d tokens\n",
+           (long long)b->n_w, n_tok);
+}
+
+static void open_smollm2(bench *b, sp_model *m, int n_tok, const char *text_path)
+{
+    char model_dir[4096];
+    const char *home = getenv("HOME");
+    snprintf(model_dir, sizeof model_dir, "%s/.cache/swarmprune/smollm2-135m-instruct",
+             home ? home : "");
+    sp_error err = {{0}};
+    sp_engine_options opt = {.backend = SP_BACKEND_CPU, .threads = 1};
+    sp_tokenizer *tok = NULL;
+    char *text = NULL;
+    size_t len = 0, n = 0;
+    int32_t *ids = NULL;
+    SP_ASSERT_MSG(sp_model_open(model_dir, m, &err) == 0 &&
+                      sp_engine_create(m, &opt, &b->e, &err) == 0 &&
+                      sp_read_file(text_path, &text, &len, &err) == 0 &&
+                      sp_tokenizer_load(model_dir, &tok, &err) == 0 &&
+                      sp_tokenizer_encode(tok, text, len, 0, &ids, &n, &err) == 0,
+                  "%s", err.msg);
+    SP_ASSERT_MSG((int64_t)n >= n_tok, "%s: %zu tokens < %d", text_path, n, n_tok);
+    sp_kl_options o = {.ctx = n_tok, .bos = sp_tokenizer_bos(tok)};
     double t0 = sp_now();
-    SP_ASSERT_MSG(sp_layer_scores_calibrate(b.e, b.w, b.n_w, n_tok * b.n_w, 8, &ls, &err) == 0,
-                  "%s", err.msg);
-    printf("bench_search_quality: tiny-brown-24L (L = %lld, first and last layer protected), "
-           "fitness = mean NLL of the first %d eval sequences x %d tokens (one forward each), "
-           "%d seeds, one run per seed with budget %d (best-so-far read at 50/100/200: the "
-           "driver stops exactly at the budget, so a smaller budget is this run's prefix; WOA's "
-           "a schedule is planned for 200). Calibration (BI, angular) on the same sequences: "
-           "%.2f s.\n", (long long)m.cfg.n_layers, n_seq, n_tok, seeds, BUDGET, sp_now() - t0);
-    double bi[SP_MAX_LAYERS];
-    SP_ASSERT(sp_layer_scores_block_influence(&ls, bi, &err) == 0);
-    printf("BI:");
-    for (int l = 0; l < m.cfg.n_layers; l++) printf(" %.4f", bi[l]);
-    printf("\n");
-    for (int i = 0; i < n_k; i++) bench_k(&b, &ls, (int)m.cfg.n_layers, ks[i], seeds);
-    printf("\nunique forwards: %lld (%.1f s of forward time, %.1f ms each), total %.1f s\n",
-           (long long)b.forwards, b.forward_s, 1e3 * b.forward_s / (double)(b.forwards ? b.forwards : 1),
-           sp_now() - t0);
-    sp_layer_scores_free(&ls);
-    sp_fitness_cache_free(&b.nll);
-    sp_lm_windows_free(b.w, n_all);
+    SP_ASSERT_MSG(sp_kl_create(b->e, ids, n_tok, &o, &b->kl, &err) == 0, "%s", err.msg);
+    printf("bench_search_quality: SmolLM2-135M (L = %lld, first and last layer protected), fitness "
+           "= mean KL(dense || pruned) over the first %d tokens of %s (one window; dense pass "
+           "%.2f s)\n", (long long)m->cfg.n_layers, n_tok, text_path, sp_now() - t0);
+    sp_tokenizer_free(tok);
+    free(text);
+    free(ids);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench_search_quality fixture [N_SEQ [N_TOK [SEEDS [K,K,.. [CACHE "
+                    "[check]]]]]]\n       bench_search_quality smollm2 [N_TOK [TEXT [SEEDS "
+                    "[K,K,.. [CACHE]]]]]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible when redirected */
+    if (argc < 2) return usage();
+    int smol = strcmp(argv[1], "smollm2") == 0;
+    if (!smol && strcmp(argv[1], "fixture") != 0) return usage();
+    int n_seq = 2, n_tok = smol ? 128 : 64, seeds = 5, ks[8] = {6, 8}, n_k = 2, check = 0, a = 2;
+    const char *text = "/usr/share/common-licenses/GPL-3";
+    if (smol) {
+        ks[0] = 8;
+        ks[1] = 10;
+        if (argc > a) n_tok = atoi(argv[a++]);
+        if (argc > a) text = argv[a++];
+    } else {
+        if (argc > a) n_seq = atoi(argv[a++]);
+        if (argc > a) n_tok = atoi(argv[a++]);
+    }
+    if (argc > a) seeds = atoi(argv[a++]);
+    if (argc > a) n_k = parse_k_list(argv[a++], smol ? 27 : 21, ks, 8);
+    char cache[4096];
+    if (smol) snprintf(cache, sizeof cache, "bench_sq_smollm2_%d.cache", n_tok);
+    else snprintf(cache, sizeof cache, "bench_sq_fixture_%dx%d.cache", n_seq, n_tok);
+    if (argc > a) snprintf(cache, sizeof cache, "%s", argv[a++]);
+    if (argc > a) check = strcmp(argv[a++], "check") == 0 ? 1 : -1;
+    if (n_seq < 1 || n_tok < 2 || seeds < 1 || seeds > MAX_SEEDS || n_k < 1 || check < 0)
+        return usage();
+    sp_model m;
+    bench b = {0};
+    double t0 = sp_now();
+    if (smol) open_smollm2(&b, &m, n_tok, text);
+    else open_fixture(&b, &m, n_seq, n_tok);
+    b.n_layers = (int)m.cfg.n_layers;
+    sp_fitness_cache_init(&b.cache);
+    cache_open(&b, cache);
+    printf("%d seeds; SLEB's evaluation count B per k; PSO / WOA / EvoPress-style run to 2B "
+           "unique evaluations (a run's value at B is its prefix; plain and marginal-LS ones to B); PSO and WOA with "
+           "their job defaults, \"plain\" = local_search 0\n", seeds);
+    for (int i = 0; i < n_k; i++) bench_k(&b, smol ? "SmolLM2-135M" : "fixture", ks[i], seeds,
+                                          check && !smol);
+    printf("\nnew unique forwards: %lld (%.1f s of forward time, %.1f ms each), total %.1f s\n",
+           (long long)b.forwards, b.forward_s,
+           1e3 * b.forward_s / (double)(b.forwards ? b.forwards : 1), sp_now() - t0);
+    fclose(b.cache_file);
+    sp_fitness_cache_free(&b.cache);
+    sp_kl_free(b.kl);
+    if (b.w) sp_lm_windows_free(b.w, b.n_w_all);
     sp_engine_free(b.e);
     sp_model_close(&m);
     return 0;

@@ -26,6 +26,8 @@ history_of() { h5dump -d /history/mask -d /history/fitness "$1/results.h5" | gre
 write_job "$TMP/bad.json" "$TMP/bad"
 sed 's/"swarm": 8/"swarm": 8, "inertia": 2/' "$TMP/bad.json" >"$TMP/bad1.json"
 expect_error "inertia out of range" "search.pso.inertia" "$SP_BIN" search "$TMP/bad1.json"
+sed 's/"swarm": 8/"swarm": 8, "surrogate": 2/' "$TMP/bad.json" >"$TMP/bad1s.json"
+expect_error "surrogate not 0/1" "search.pso.surrogate" "$SP_BIN" search "$TMP/bad1s.json"
 sed 's/"seed": 7/"seed": 7, "sede": 1/' "$TMP/bad.json" >"$TMP/bad2.json"
 expect_error "unknown key" 'unknown key "sede"' "$SP_BIN" search "$TMP/bad2.json"
 sed 's/"k": 5/"k": 0/' "$TMP/bad.json" >"$TMP/bad3.json"

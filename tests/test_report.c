@@ -380,6 +380,51 @@ static void check_svg_basics(void)
     sp_svg_free(&s);
 }
 
+/* SLEB greedy and EvoPress-style runs beside a search: greedy's final level is a dashed reference
+ * line (value and evaluation count as data attributes), both are named in the legend. */
+static void check_baseline_curves(void)
+{
+    const char *job = "{\"name\": \"demo\", \"k\": 3, \"task\": {\"type\": \"nll\"}, "
+                      "\"objective\": {\"type\": \"nll\"}, \"search\": {\"algorithm\": \"%s\"}}";
+    const char *algs[3] = {"pso", "greedy", "evo"};
+    const char *inputs[3];
+    sp_error err = {{0}};
+    for (int i = 0; i < 3; i++) {
+        char j[512], rel[64];
+        snprintf(j, sizeof j, job, algs[i]);
+        run_spec sp = {algs[i], algs[i], j, 3, 30 + 6 * i, 6, 0, 40 + (uint64_t)i, {{0}}};
+        sp_mask_set(&sp.prot, 0), sp_mask_set(&sp.prot, L - 1);
+        sp_ckpt c;
+        snprintf(rel, sizeof rel, "base-%s", algs[i]);
+        SP_ASSERT(mkdir(tpath(rel), 0777) == 0);
+        make_run(&c, &sp);
+        snprintf(rel, sizeof rel, "base-%s/results.h5", algs[i]);
+        inputs[i] = strdup(tpath(rel));
+        SP_ASSERT(sp_ckpt_write(inputs[i], &c, &err) == 0);
+        sp_ckpt_free(&c);
+    }
+    const char *out = tpath("out-base");
+    CHECK(run_report(inputs, 3, out) == 0, "report with baselines failed");
+    sp_report_run g;
+    CHECK(sp_report_load(inputs[1], &g, &err) == 0, "%s", err.msg);
+    char path[600], want[200];
+    snprintf(path, sizeof path, "%s/convergence-nll-evals.svg", out);
+    char *s = slurp(path);
+    double v = NAN;
+    const char *ref = s ? strstr(s, "class=\"reference\" data-value=\"") : NULL;
+    if (ref) sscanf(ref, "class=\"reference\" data-value=\"%lf\"", &v);
+    CHECK_NEAR(v, sp_report_display_fitness(&g, g.best_fitness), 1e-6, "greedy reference level");
+    snprintf(want, sizeof want, "data-evals=\"%zu\"", g.ck.history.n);
+    CHECK(ref && strstr(ref, want), "greedy reference: %s", want);
+    snprintf(want, sizeof want, "(SLEB greedy, %zu evals)", g.ck.history.n);
+    CHECK(s && strstr(s, want) && strstr(s, "(EvoPress-style)"), "baseline legend labels");
+    CHECK(s && strstr(s, "class=\"reference\"") == ref && !strstr(ref + 1, "class=\"reference\""),
+          "one reference line (greedy only)");
+    free(s);
+    sp_report_run_free(&g);
+    for (int i = 0; i < 3; i++) free((void *)inputs[i]);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/sp_test_report_XXXXXX");
@@ -447,6 +492,7 @@ int main(void)
     }
     check_bad_input(inputs[0]);
     check_empty_run();
+    check_baseline_curves();
     for (int i = 0; i < 3; i++) sp_ckpt_free(&c[i]), free((void *)inputs[i]);
     free((void *)out);
     free((void *)out2);
