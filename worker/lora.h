@@ -41,6 +41,9 @@ static inline float sp_lora_scaling(const sp_lora *l) { return (float)(l->cfg.al
 int sp_lora_parse_targets(const char *text, const char *what, unsigned *out, sp_error *err);
 
 /* Additions beyond the contract. */
+/* Arena layout: [n_params] floats of every A then B (layer by layer, target by target, A before
+   B), then [n_params] gradients in the same order, so an optimizer can treat params and grads
+   as two flat vectors (arena, arena + n_params). */
 /* Validates a config (rank >= 1, alpha > 0 finite, dropout in [0,1), targets non-empty);
    `what` prefixes the message ("heal"). */
 int sp_lora_config_check(const sp_lora_config *lc, const char *what, sp_error *err);
