@@ -41,4 +41,10 @@ int sp_trainer_eval(sp_trainer *t, const sp_lora *lora, const int32_t *tokens,
                     const float *weight, int n_seq, int T, double *loss_sum,
                     double *weight_sum, sp_error *err);
 
+/* Additions beyond the contract. */
+/* The same trainer with every operation in fp64 (weights: the fp32 values as loaded, widened;
+   gradients rounded to fp32 only when added into gA/gB). For gradient checks. */
+int sp_trainer_create_f64(const sp_model *m, const sp_mask *removed, const sp_trainer_options *o,
+                          sp_trainer **out, sp_error *err);
+
 #endif
