@@ -10,5 +10,6 @@ int cmd_inspect(int argc, char **argv);  /* common/cmd_inspect.c */
 int cmd_convert(int argc, char **argv);  /* common/cmd_convert.c */
 int cmd_report(int argc, char **argv);   /* coordinator/cmd_report.c */
 int cmd_export(int argc, char **argv);   /* worker/cmd_export.c */
+int cmd_heal(int argc, char **argv);     /* worker/cmd_heal.c */
 
 #endif
