@@ -12,6 +12,7 @@
 #include "../common/error.h"
 #include "../common/mask.h"
 #include "../common/model.h"
+#include "lora.h"
 
 typedef enum { SP_BACKEND_CPU = 0, SP_BACKEND_CUDA } sp_backend;
 
@@ -81,6 +82,14 @@ const sp_model_config *sp_engine_config(const sp_engine *e);
 typedef void (*sp_layer_hook_fn)(void *ctx, int layer, const float *in, const float *out,
                                  int64_t T, int64_t H);
 void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx);
+
+/* Runtime LoRA adapter (no merging): every later sp_engine_forward adds
+ * scaling * (x A^T) B^T to the output of each projection the adapter has for a layer that runs
+ * (q/k/v before rotary, o and down into the residual stream, gate/up before SwiGLU); no dropout.
+ * The adapter is read at each forward, not copied: keep it alive and unchanged while it is set.
+ * Its layer count and shapes must match the model. lora = NULL removes it. CPU backend only,
+ * without tensor parallelism (others: "not implemented: ..."). */
+int sp_engine_set_lora(sp_engine *e, const sp_lora *lora, sp_error *err);
 
 const char *sp_backend_name(sp_backend b); /* "cpu", "cuda" */
 

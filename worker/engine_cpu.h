@@ -15,6 +15,8 @@ int sp_engine_cpu_create(const sp_model *m, const sp_engine_options *opt, MPI_Co
                          sp_engine_cpu **out, sp_error *err);
 void sp_engine_cpu_free(sp_engine_cpu *c);
 void sp_engine_cpu_set_layer_hook(sp_engine_cpu *c, sp_layer_hook_fn fn, void *ctx);
+/* Runtime LoRA adapter (see sp_engine_set_lora); NULL removes it. */
+int sp_engine_cpu_set_lora(sp_engine_cpu *c, const sp_lora *lora, sp_error *err);
 /* b and req are already validated by engine.c. */
 int sp_engine_cpu_forward(sp_engine_cpu *c, const sp_batch *b, const sp_mask *removed,
                           const sp_head_request *req, sp_error *err);
