@@ -56,12 +56,17 @@ static void fill_adapter(sp_lora *lo, uint64_t seed)
     }
 }
 
+#define T_LONG 150 /* > SP_TRAIN_QBLOCK (128): two attention query blocks */
+
 typedef struct {
     sp_trainer *tr;
     sp_lora *lo;
-    int32_t tok[N_SEQ * T_LEN];
-    float w[N_SEQ * T_LEN];
+    int n_seq, T;
+    int32_t tok[T_LONG];
+    float w[T_LONG];
     uint64_t key;
+    unsigned check; /* targets whose elements are checked */
+    int n_pick;
 } problem;
 
 static double loss_at(problem *p)
@@ -69,7 +74,7 @@ static double loss_at(problem *p)
     double loss = 0, ws = 0;
     sp_error err = {{0}};
     /* grad_scale 0: the same loss as a step (dropout included), adds nothing to gA/gB */
-    int rc = sp_trainer_step(p->tr, p->lo, p->tok, p->w, N_SEQ, T_LEN, p->key, 0.0, &loss, &ws, &err);
+    int rc = sp_trainer_step(p->tr, p->lo, p->tok, p->w, p->n_seq, p->T, p->key, 0.0, &loss, &ws, &err);
     SP_ASSERT_MSG(rc == 0, "%s", err.msg);
     return loss;
 }
@@ -91,16 +96,17 @@ static void grad_check(problem *p, const char *label, double worst[SP_LORA_NT][2
     sp_error err = {{0}};
     double loss = 0, ws = 0;
     sp_lora_zero_grad(p->lo);
-    CHECK(sp_trainer_step(p->tr, p->lo, p->tok, p->w, N_SEQ, T_LEN, p->key, 1.0, &loss, &ws,
+    CHECK(sp_trainer_step(p->tr, p->lo, p->tok, p->w, p->n_seq, p->T, p->key, 1.0, &loss, &ws,
                           &err) == 0, "%s", err.msg);
     for (int i = 0; i < p->lo->n_layers * SP_LORA_NT; i++) {
         if (!p->lo->A[i]) continue;
         int t = i % SP_LORA_NT;
+        if (!(p->check & (1u << t))) continue;
         for (int ab = 0; ab < 2; ab++) {
             float *x = ab ? p->lo->B[i] : p->lo->A[i], *g = ab ? p->lo->gB[i] : p->lo->gA[i];
             size_t n = (size_t)p->lo->cfg.rank * (size_t)(ab ? p->lo->out[t] : p->lo->in[t]);
             double num = 0, den = 0;
-            for (int k = 0; k < N_PICK; k++) {
+            for (int k = 0; k < p->n_pick; k++) {
                 size_t j = (size_t)(sp_rng_uniform(99, (uint64_t)i, (uint64_t)ab, (uint64_t)k) * n);
                 double d1 = fd(p, x + j, 0x1p-11), d2 = fd(p, x + j, 0x1p-12);
                 double num_g = (4 * d2 - d1) / 3;
@@ -114,10 +120,11 @@ static void grad_check(problem *p, const char *label, double worst[SP_LORA_NT][2
     }
 }
 
-static void report(const char *label, double worst[SP_LORA_NT][2], double tol)
+static void report(const char *label, double worst[SP_LORA_NT][2], double tol, unsigned check)
 {
     printf("%s:", label);
     for (int t = 0; t < SP_LORA_NT; t++) {
+        if (!(check & (1u << t))) continue;
         printf(" %s A %.1e B %.1e", sp_lora_target_names[t], worst[t][0], worst[t][1]);
         CHECK(worst[t][0] <= tol && worst[t][1] <= tol, "%s %s: relative error A %g B %g > %g",
               label, sp_lora_target_names[t], worst[t][0], worst[t][1], tol);
@@ -130,13 +137,14 @@ static void make_problem(const sp_model *m, problem *p, int f64, int recompute, 
 {
     sp_error err = {{0}};
     sp_mask rm = keep_mask((int)m->cfg.n_layers);
-    sp_trainer_options o = {1, recompute, N_SEQ * T_LEN};
+    sp_trainer_options o = {1, recompute, N_SEQ * T_LEN > T_LONG ? N_SEQ * T_LEN : T_LONG};
     int rc = f64 ? sp_trainer_create_f64(m, &rm, &o, &p->tr, &err)
                  : sp_trainer_create(m, &rm, &o, &p->tr, &err);
     SP_ASSERT_MSG(rc == 0, "%s", err.msg);
     p->lo = lo;
     p->key = key;
-    for (int n = 0; n < N_SEQ * T_LEN; n++) {
+    p->n_seq = N_SEQ, p->T = T_LEN, p->check = (1u << SP_LORA_NT) - 1, p->n_pick = N_PICK;
+    for (int n = 0; n < T_LONG; n++) {
         p->tok[n] = (int32_t)(sp_rng_uniform(5, 0, (uint64_t)n, 0) * (double)m->cfg.vocab);
         p->w[n] = n % 5 == 2 ? 0.0f : (float)(0.5 + (n % 3) * 0.75);
     }
@@ -169,10 +177,22 @@ static void fp64_checks(const sp_model *m)
         double worst[SP_LORA_NT][2] = {{0}};
         grad_check(&p, d ? "fp64 dropout 0.25" : "fp64", worst);
         report(d ? "grad check fp64, dropout 0.25 (max rel L2 per target)"
-                 : "grad check fp64 (max rel L2 per target)", worst, TOL_FD_F64);
+                 : "grad check fp64 (max rel L2 per target)", worst, TOL_FD_F64, p.check);
         sp_trainer_free(p.tr);
         sp_lora_free(&lo);
     }
+    /* one sequence of T_LONG tokens: the attention's second query block, q/k/v/o only */
+    sp_lora lo;
+    lora_make(m, 0.0, &lo);
+    problem p;
+    make_problem(m, &p, 1, 0, &lo, 5);
+    p.n_seq = 1, p.T = T_LONG, p.n_pick = 2;
+    p.check = 1u << SP_LORA_Q | 1u << SP_LORA_K | 1u << SP_LORA_V | 1u << SP_LORA_O;
+    double worst[SP_LORA_NT][2] = {{0}};
+    grad_check(&p, "fp64 long", worst);
+    report("grad check fp64, one sequence of 150 tokens", worst, TOL_FD_F64, p.check);
+    sp_trainer_free(p.tr);
+    sp_lora_free(&lo);
 }
 
 /* One gradient with a given trainer flavour; returns a malloc'ed copy of gA|gB. */
