@@ -316,6 +316,7 @@ static int heal_load_data(sp_heal_run *r, sp_error *err)
         r->has_eval = 1;
     }
     int64_t n_seq = o->batch_tokens / ctx;
+    if (n_seq > r->train.n_windows) n_seq = r->train.n_windows; /* no window twice in a batch */
     r->n_seq = (int)(n_seq < 1 ? 1 : n_seq);
     int64_t per_step = (int64_t)r->n_seq * o->grad_accum;
     r->total_steps = o->steps ? o->steps
@@ -323,11 +324,12 @@ static int heal_load_data(sp_heal_run *r, sp_error *err)
                                               (double)per_step);
     if (r->total_steps < 1) r->total_steps = 1;
     if (!o->quiet)
-        printf("heal: %lld training windows of <= %lld tokens (%lld tokens scored, %lld records%s) "
-               "from %d file%s; %d windows x %lld micro-batch%s per step, %lld steps\n",
+        printf("heal: %lld training windows of <= %lld tokens (%lld tokens scored, %lld records, "
+               "%lld cut to --ctx, %lld left with nothing to score) from %d file%s; %d windows x "
+               "%lld micro-batch%s per step, %lld steps\n",
                (long long)r->train.n_windows, (long long)ctx, (long long)r->train.weight_total,
-               (long long)r->train.n_records,
-               r->train.n_truncated ? ", some instruction records cut to --ctx" : "", o->n_data,
+               (long long)r->train.n_records, (long long)r->train.n_truncated,
+               (long long)r->train.n_dropped, o->n_data,
                o->n_data == 1 ? "" : "s", r->n_seq, (long long)o->grad_accum,
                o->grad_accum == 1 ? "" : "es", (long long)r->total_steps);
     return 0;
