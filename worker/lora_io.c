@@ -105,11 +105,23 @@ static int lio_write_weights(const sp_lora *l, const sp_mask *removed, const cha
     return rc;
 }
 
+/* Writes cJSON_Print text respelled as Python's json indent=2 (cJSON indents with tabs and puts
+ * a tab after ':'; a literal tab cannot occur inside a printed string), ending in '\n'. */
 static int lio_write_text(const char *dir, const char *name, const char *text, sp_error *err)
 {
     char path[PATH_MAX];
     if (sp_ex_join(path, sizeof path, dir, name, err)) return -1;
-    return sp_ex_write_file(path, text, strlen(text), err);
+    size_t len = strlen(text), n = 0;
+    char *buf = sp_xmalloc(2 * len + 2);
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] != '\t') buf[n++] = text[i];
+        else if (i > 0 && text[i - 1] == ':') buf[n++] = ' ';
+        else buf[n++] = ' ', buf[n++] = ' ';
+    }
+    if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
+    int rc = sp_ex_write_file(path, buf, n, err);
+    free(buf);
+    return rc;
 }
 
 /* Moves tmp to dir (an existing dir set aside first and removed once tmp is in place). */
