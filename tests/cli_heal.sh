@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli_heal.sh — `swarmprune heal` end to end on the tiny fixture without layers 3,7,11,15: a short
 # heal lowers the held-out NLL; kill -9 after a checkpoint + the same command again gives a
-# bit-identical adapter; the merged export and the runtime adapter (`eval --adapter`) score the
+# bit-identical adapter (so do --recompute and --threads 2); the merged export and the runtime adapter (`eval --adapter`) score the
 # same NLL; the refusals (empty / binary data, bad jsonl, ctx beyond the positions, rank 0,
 # unknown target, not enough memory, ...) each with their message.
 source "$(dirname "$0")/lib_cli.sh"
@@ -11,8 +11,8 @@ has() { grep -qF -- "$2" "$TMP/out" || fail "$1: output lacks '$2': $(head -c 40
 head -c 30000 "$SHARED/data/brown/train.txt" >"$TMP/train.txt"
 head -c 6000 "$SHARED/data/brown/test.txt" >"$TMP/test.txt"
 BASE=(--remove 3,7,11,15 --data "$TMP/train.txt" --eval "$TMP/test.txt" --eval-tokens 512
-      --ctx 64 --batch-tokens 128 --lr 3e-3 --threads 1)
-OPTS=("${BASE[@]}" --steps 24)
+      --ctx 64 --batch-tokens 128 --lr 3e-3)
+OPTS=("${BASE[@]}" --steps 24 --threads 1)
 
 expect_ok "--help" "$SP_BIN" heal --help
 has "--help" "usage: swarmprune heal MODEL_DIR"
@@ -54,6 +54,16 @@ else
     wait $pid 2>/dev/null
     fail "no checkpoint seen before the run ended: $(tail -c 400 "$TMP/b.out")"
 fi
+
+# --recompute and the thread count change nothing, bit for bit
+for v in "r1" "r2 --recompute" "r3 --threads 2"; do
+    set -- $v
+    expect_ok "variant $*" "$SP_BIN" heal "$M" "${BASE[@]}" --steps 2 --out "$TMP/$1" "${@:2}" --quiet
+done
+cmp -s "$TMP/r1/adapter_model.safetensors" "$TMP/r2/adapter_model.safetensors" ||
+    fail "--recompute changes the adapter"
+cmp -s "$TMP/r1/adapter_model.safetensors" "$TMP/r3/adapter_model.safetensors" ||
+    fail "--threads 2 changes the adapter"
 
 # 3. runtime adapter == merged export, and eval --adapter on the full model with --remove
 if "$SP_BIN" eval --help | grep -q -- "--adapter"; then
