@@ -91,6 +91,26 @@ expect_ok "instruction" "$SP_BIN" heal "$M" --remove 3,7,11,15 --data "$TMP/ins.
     --loss response --ctx 256 --steps 1 --out "$TMP/i" --threads 1
 has "instruction" "2 training windows of <= 256 tokens"
 
+# --from: the best mask of a (tiny) search, as `export --from` picks it
+cat >"$TMP/job.json" <<JOB
+{"name": "h", "model": "$M", "threads": 1,
+ "task": {"type": "nll", "path": "$SHARED/fixtures/tiny-brown-24L-goldens/mask_nll_goldens.json",
+          "limit": 1},
+ "objective": {"type": "nll"}, "k": 4, "search": {"algorithm": "random", "budget": 3},
+ "seed": 2, "output": "$TMP/run"}
+JOB
+if "$SP_BIN" search "$TMP/job.json" >"$TMP/search.out" 2>&1; then
+    expect_ok "--from" "$SP_BIN" heal "$M" --from "$TMP/run/results.h5" --k 4 --data "$TMP/train.txt" \
+        --ctx 64 --batch-tokens 64 --steps 1 --out "$TMP/f"
+    best=$(python3 -c "import json; print(','.join(str(l) for l in json.load(open('$TMP/run/summary.json'))['removed_layers']))" 2>/dev/null)
+    grep -q "\"removed_layers\": \"$best\"" "$TMP/f/swarmprune_heal.json" ||
+        fail "--from: removed_layers is not the search's best ($best): $(grep removed "$TMP/f/swarmprune_heal.json")"
+    expect_error "--from wrong k" "removes 4 layers" "$SP_BIN" heal "$M" --from "$TMP/run/results.h5" --k 5 \
+        --data "$TMP/train.txt" --out "$TMP/x"
+else
+    fail "tiny search failed: $(tail -c 400 "$TMP/search.out")"
+fi
+
 # 5. refusals
 : >"$TMP/empty.txt"
 printf 'ab\0cd' >"$TMP/bin.txt"
@@ -118,6 +138,10 @@ expect_error "out exists" "already exists" "$SP_BIN" heal "$M" --remove 3,7,11,1
     --data "$TMP/train.txt" --out "$TMP/a" --steps 1
 SWARMPRUNE_HEAL_MEMORY=1000000 expect_error "memory" "not enough memory: the run needs about" \
     "${B[@]}" --data "$TMP/train.txt"
+expect_error "--from missing" "missing.h5" "$SP_BIN" heal "$M" --data "$TMP/train.txt" \
+    --from "$TMP/missing.h5" --out "$TMP/x"
+expect_error "--k alone" "--k goes with --from" "$SP_BIN" heal "$M" --k 2 --data "$TMP/train.txt" \
+    --out "$TMP/x"
 expect_error "bad layer" "layer 24 out of range" "$SP_BIN" heal "$M" --remove 3,24 \
     --data "$TMP/train.txt" --out "$TMP/x"
 finish
