@@ -41,7 +41,15 @@ int sp_trainer_eval(sp_trainer *t, const sp_lora *lora, const int32_t *tokens,
                     const float *weight, int n_seq, int T, double *loss_sum,
                     double *weight_sum, sp_error *err);
 
-/* Additions beyond the contract. */
+/* Additions beyond the contract.
+   Notes: sp_trainer_estimate_bytes counts the trainer's fp32 copies of the kept layers' weights,
+   its activations and workspace, its copy of A/B and the sp_lora (A, B, gA, gB) — not the mapped
+   model file nor optimizer moments (2 n_params floats for AdamW). Dropout keeps an element when
+   16 counter-based bits are >= round(p 65536) (drop probability p to within 2^-16), drawn from
+   (dropout_key, layer * SP_LORA_NT + target, token index in the micro-batch, feature / 4).
+   Determinism: every loop outside BLAS is sequential and OpenBLAS splits GEMMs by rows/columns
+   only, so results are bit-identical for any thread count (checked for 1 vs 2 threads in
+   tests/test_train_nll.c) and between recompute and full mode (tests/test_train_grad.c). */
 /* The same trainer with every operation in fp64 (weights: the fp32 values as loaded, widened;
    gradients rounded to fp32 only when added into gA/gB). For gradient checks. */
 int sp_trainer_create_f64(const sp_model *m, const sp_mask *removed, const sp_trainer_options *o,
