@@ -83,8 +83,9 @@ static void heal_usage(FILE *f)
         "  --quiet              no progress lines\n"
         "  -h, --help           this help\n\n"
         "Progress: one line per step (loss, lr, gradient norm, tokens/s, ETA). Memory is estimated\n"
-        "before starting; heal refuses when it exceeds the available memory. SIGTERM / SIGUSR1 /\n"
-        "SIGINT write a checkpoint and exit 75.\n");
+        "before starting; heal refuses when it exceeds the available memory (MemAvailable, or the\n"
+        "cgroup's limit; SWARMPRUNE_HEAL_MEMORY=BYTES overrides). SIGTERM / SIGUSR1 / SIGINT write\n"
+        "a checkpoint and exit 75.\n");
 }
 
 typedef struct {
@@ -238,6 +239,9 @@ static int heal_mask(sp_heal_run *r, sp_error *err)
     printf("heal: best mask of %s (%s, %s): fitness %.6g, removes %s\n", o->from, best.algorithm,
            sp_ckpt_status_name(best.status), best.fitness,
            sp_mask_format(&best.mask, buf, sizeof buf));
+    if (best.status != SP_CKPT_DONE)
+        fprintf(stderr, "swarmprune heal: note: %s is from an unfinished search (status %s): "
+                        "healing its best mask so far\n", o->from, sp_ckpt_status_name(best.status));
     r->removed = best.mask;
     return 0;
 }
