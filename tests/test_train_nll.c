@@ -1,8 +1,8 @@
 /* test_train_nll.c — the CPU trainer's forward against the inference engine and the goldens on
  * tiny-brown-24L (32 x 128 golden sequences, several layer masks): without an adapter and with
  * a zero-B adapter it scores like sp_engine_forward and the Hugging Face goldens; with a random
- * adapter, sp_trainer_eval == sp_engine_forward with sp_engine_set_lora; a step's loss == eval;
- * gradients are the same with 1 and 2 BLAS threads. */
+ * adapter, sp_trainer_eval == sp_engine_forward with sp_engine_set_lora (also on 256-token
+ * sequences); a step's loss == eval; gradients are the same with 1 and 2 BLAS threads. */
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -123,6 +123,46 @@ static void check_mask(const sp_model *m, sp_engine *e, golden *g, const cJSON *
     sp_trainer_free(t);
 }
 
+/* Sequences of 256 tokens (two golden ones joined: two attention query blocks), 4 per call,
+ * with a random adapter: trainer == engine. */
+static void check_long(const sp_model *m, sp_engine *e, golden *g)
+{
+    enum { LONG = 2 * T_LEN, N_LONG = N_SEQ / 2, PER_CALL = 4 };
+    sp_error err = {{0}};
+    sp_mask rm;
+    sp_mask_clear(&rm);
+    sp_mask_set(&rm, 3), sp_mask_set(&rm, 7), sp_mask_set(&rm, 11), sp_mask_set(&rm, 15);
+    sp_lora lo;
+    sp_lora_config lc = {4, 8.0, 0.0, (1u << SP_LORA_NT) - 1};
+    SP_ASSERT(sp_lora_create(&m->cfg, &rm, &lc, 43, &lo, &err) == 0);
+    random_b(&lo);
+    seq ss[N_LONG];
+    for (int i = 0; i < N_LONG; i++) ss[i].ids = g->tok + i * LONG, ss[i].n = LONG;
+    float *lp = malloc(N_LONG * LONG * sizeof(float));
+    CHECK(sp_engine_set_lora(e, &lo, &err) == 0, "%s", err.msg);
+    CHECK(score_seqs_with(engine_fwd, e, ss, N_LONG, &rm, lp, &err) == 0, "%s", err.msg);
+    CHECK(sp_engine_set_lora(e, NULL, &err) == 0, "%s", err.msg);
+    double ne = 0, nt = 0, ws = 0;
+    for (int r = 0; r < N_LONG * (LONG - 1); r++) ne -= lp[r];
+    ne /= N_LONG * (LONG - 1);
+    sp_trainer_options o = {0, 1, PER_CALL * LONG};
+    sp_trainer *t = NULL;
+    SP_ASSERT(sp_trainer_create(m, &rm, &o, &t, &err) == 0);
+    for (int s = 0; s < N_LONG; s += PER_CALL) {
+        double l1 = 0, w1 = 0;
+        CHECK(sp_trainer_eval(t, &lo, g->tok + s * LONG, g->w + s * LONG, PER_CALL, LONG, &l1, &w1,
+                              &err) == 0, "%s", err.msg);
+        nt += l1, ws += w1;
+    }
+    nt /= ws;
+    printf("%d sequences of %d tokens, random adapter: engine %.7f trainer %.7f rel %.1e\n",
+           N_LONG, LONG, ne, nt, rel(nt, ne));
+    CHECK(rel(nt, ne) <= TOL_VS_ENGINE_REL, "long sequences: trainer %.8f engine %.8f", nt, ne);
+    free(lp);
+    sp_trainer_free(t);
+    sp_lora_free(&lo);
+}
+
 /* Step loss == eval loss; gradients with 1 and 2 BLAS threads bit-identical. */
 static void check_step(const sp_model *m, golden *g)
 {
@@ -194,6 +234,7 @@ int main(void)
         free(txt);
     }
     CHECK(found == 3, "found %d of the 3 masks in the goldens", found);
+    check_long(&m, e, &g);
     check_step(&m, &g);
     sp_engine_free(e);
     sp_model_close(&m);
