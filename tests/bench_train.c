@@ -36,7 +36,8 @@ static double time_engine(bench *b, sp_engine *e)
     for (int i = 0; i <= b->n_seq; i++) off[i] = (int64_t)i * b->T;
     for (int i = 0; i < b->n_seq; i++) {
         pl[i] = b->T;
-        for (int j = 0; j + 1 < b->T; j++) rows[r] = (int64_t)i * b->T + j, tg[r++] = b->tok[i * b->T + j + 1];
+        for (int j = 0; j + 1 < b->T; j++)
+            rows[r] = (int64_t)i * b->T + j, tg[r++] = b->tok[i * b->T + j + 1];
     }
     sp_batch bt = {N, b->tok, b->n_seq, off, pl, NULL};
     sp_head_request req = {R, rows, tg, lp, NULL};
@@ -76,8 +77,8 @@ static void run_trainer(bench *b, sp_lora *lo, int recompute, double t_engine, i
     sp_trainer_options o = {0, recompute, N};
     sp_trainer *t = NULL;
     size_t est = 0;
-    SP_ASSERT_MSG(sp_trainer_estimate_bytes(&b->m->cfg, &b->rm, &lo->cfg, &o, &est, &err) == 0, "%s",
-                  err.msg);
+    SP_ASSERT_MSG(sp_trainer_estimate_bytes(&b->m->cfg, &b->rm, &lo->cfg, &o, &est, &err) == 0,
+                  "%s", err.msg);
     SP_ASSERT_MSG(sp_trainer_create(b->m, &b->rm, &o, &t, &err) == 0, "%s", err.msg);
     double le = 0, ls = 0;
     double te = time_trainer(b, t, lo, 0, &le), ts = time_trainer(b, t, lo, 1, &ls);
@@ -105,13 +106,15 @@ int main(int argc, char **argv)
     sp_error err = {{0}};
     SP_ASSERT_MSG(sp_model_open(dir, &m, &err) == 0, "%s", err.msg);
     b.m = &m;
-    SP_ASSERT_MSG(sp_mask_parse(remove, (int)m.cfg.n_layers, "REMOVE", &b.rm, &err) == 0, "%s", err.msg);
+    SP_ASSERT_MSG(sp_mask_parse(remove, (int)m.cfg.n_layers, "REMOVE", &b.rm, &err) == 0, "%s",
+                  err.msg);
     sp_lora_config lc = {rank, 2.0 * rank, 0.1, 0};
     SP_ASSERT_MSG(sp_lora_parse_targets(targets, "TARGETS", &lc.targets, &err) == 0, "%s", err.msg);
     int64_t N = (int64_t)b.n_seq * b.T;
     b.tok = malloc((size_t)N * sizeof(int32_t)), b.w = malloc((size_t)N * sizeof(float));
     for (int64_t n = 0; n < N; n++)
-        b.tok[n] = (int32_t)(sp_rng_uniform(1, 0, (uint64_t)n, 0) * (double)m.cfg.vocab), b.w[n] = 1;
+        b.tok[n] = (int32_t)(sp_rng_uniform(1, 0, (uint64_t)n, 0) * (double)m.cfg.vocab),
+        b.w[n] = 1;
     sp_lora lo;
     SP_ASSERT_MSG(sp_lora_create(&m.cfg, &b.rm, &lc, 1, &lo, &err) == 0, "%s", err.msg);
     sp_engine *e = NULL;

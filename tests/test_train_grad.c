@@ -74,7 +74,8 @@ static double loss_at(problem *p)
     double loss = 0, ws = 0;
     sp_error err = {{0}};
     /* grad_scale 0: the same loss as a step (dropout included), adds nothing to gA/gB */
-    int rc = sp_trainer_step(p->tr, p->lo, p->tok, p->w, p->n_seq, p->T, p->key, 0.0, &loss, &ws, &err);
+    int rc = sp_trainer_step(p->tr, p->lo, p->tok, p->w, p->n_seq, p->T, p->key, 0.0, &loss, &ws,
+                             &err);
     SP_ASSERT_MSG(rc == 0, "%s", err.msg);
     return loss;
 }
@@ -163,7 +164,10 @@ static void lora_make(const sp_model *m, double dropout, sp_lora *lo)
 static double rel_l2(const float *a, const float *b, size_t n)
 {
     double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), den += (double)b[i] * b[i];
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        num += d * d, den += (double)b[i] * b[i];
+    }
     return sqrt(num) / (den > 0 ? sqrt(den) : 1);
 }
 

@@ -29,7 +29,8 @@ static void test_targets(void)
           t == (1u << SP_LORA_Q | 1u << SP_LORA_V), "q_proj,v_proj -> 0x%x", t);
     CHECK(sp_lora_parse_targets("q,k,v,o,gate,up,down", "--targets", &t, &err) == 0 && t == 0x7f,
           "all short names -> 0x%x", t);
-    EXPECT_ERR(sp_lora_parse_targets("q_proj,x_proj", "--targets", &t, &ee), "--targets: unknown target \"x_proj\"");
+    EXPECT_ERR(sp_lora_parse_targets("q_proj,x_proj", "--targets", &t, &ee),
+               "--targets: unknown target \"x_proj\"");
     EXPECT_ERR(sp_lora_parse_targets("", "--targets", &t, &ee), "--targets: empty");
     EXPECT_ERR(sp_lora_parse_targets("q,,v", "--targets", &t, &ee), "--targets: bad target");
     EXPECT_ERR(sp_lora_parse_targets("v,v_proj", "--targets", &t, &ee), "given twice");
@@ -123,7 +124,8 @@ static void test_trainer_inputs(const sp_model *m)
     SP_ASSERT(sp_trainer_estimate_bytes(&m->cfg, &rm, &lc, &o, &full, &err) == 0);
     SP_ASSERT(sp_trainer_estimate_bytes(&m->cfg, &rm, &lc, &orec, &rec, &err) == 0);
     SP_ASSERT(sp_trainer_estimate_bytes(&m->cfg, &rm, &lc, &obig, &big, &err) == 0);
-    size_t weights = (size_t)(2 * sp_config_layer_params(&m->cfg) + sp_config_embed_params(&m->cfg) +
+    size_t weights = (size_t)(2 * sp_config_layer_params(&m->cfg) +
+                              sp_config_embed_params(&m->cfg) +
                               sp_config_head_params(&m->cfg)) * sizeof(float);
     CHECK(full > weights && rec < full && big > full, "estimates: weights %zu, full %zu, "
           "recompute %zu, 4096 tokens %zu", weights, full, rec, big);

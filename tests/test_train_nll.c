@@ -94,7 +94,8 @@ static void check_mask(const sp_model *m, sp_engine *e, golden *g, const cJSON *
     sp_mask rm;
     sp_mask_clear(&rm);
     const cJSON *r = sp_json_get(mj, "removed");
-    for (const cJSON *l = r ? r->child : NULL; l; l = l->next) sp_mask_set(&rm, (int)l->valuedouble);
+    for (const cJSON *l = r ? r->child : NULL; l; l = l->next)
+        sp_mask_set(&rm, (int)l->valuedouble);
     char name[128];
     sp_mask_format(&rm, name, sizeof name);
     double golden_nll = sp_json_get(mj, "mean_nll")->valuedouble;
@@ -115,7 +116,8 @@ static void check_mask(const sp_model *m, sp_engine *e, golden *g, const cJSON *
     CHECK(sp_engine_set_lora(e, &lo, &err) == 0, "%s", err.msg);
     double ea = engine_nll(e, g, &rm), ta = trainer_nll(t, &lo, g);
     CHECK(sp_engine_set_lora(e, NULL, &err) == 0, "%s", err.msg);
-    printf("mask [%s] random adapter: engine %.7f trainer %.7f rel %.1e\n", name, ea, ta, rel(ta, ea));
+    printf("mask [%s] random adapter: engine %.7f trainer %.7f rel %.1e\n", name, ea, ta,
+           rel(ta, ea));
     CHECK(rel(ta, ea) <= TOL_VS_ENGINE_REL, "adapter: trainer %.8f engine %.8f", ta, ea);
     CHECK(fabs(ta - nt) > 1e-3, "the random adapter did not move the NLL (%g vs %g)", ta, nt);
     CHECK(engine_nll(e, g, &rm) == ne, "sp_engine_set_lora(NULL) did not remove the adapter");
@@ -189,8 +191,8 @@ static void check_step(const sp_model *m, golden *g)
         CHECK(ls == le && ws == we, "step loss %.9g / %g vs eval %.9g / %g", ls, ws, le, we);
         lo.cfg.dropout = 0.1;
         sp_lora_zero_grad(&lo);
-        CHECK(sp_trainer_step(t, &lo, g->tok, g->w, 2, T_LEN, 9, 1.0, &losses[th - 1], &ws, &err) == 0,
-              "%s", err.msg);
+        CHECK(sp_trainer_step(t, &lo, g->tok, g->w, 2, T_LEN, 9, 1.0, &losses[th - 1], &ws,
+                              &err) == 0, "%s", err.msg);
         CHECK(losses[th - 1] != le, "dropout 0.1 did not change the loss");
         np = lo.n_params;
         grads[th - 1] = malloc(np * sizeof(float));

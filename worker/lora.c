@@ -66,7 +66,8 @@ int sp_lora_config_check(const sp_lora_config *lc, const char *what, sp_error *e
 /* in/out features of each target from the config. */
 static void lora_dims(const sp_model_config *cfg, int64_t *in, int64_t *out)
 {
-    int64_t H = cfg->hidden, qd = cfg->n_heads * cfg->head_dim, kvd = cfg->n_kv_heads * cfg->head_dim;
+    int64_t H = cfg->hidden, qd = cfg->n_heads * cfg->head_dim;
+    int64_t kvd = cfg->n_kv_heads * cfg->head_dim;
     int64_t F = cfg->ffn;
     int64_t i[SP_LORA_NT] = {H, H, H, qd, H, H, F}, o[SP_LORA_NT] = {qd, kvd, kvd, H, F, F, H};
     for (int t = 0; t < SP_LORA_NT; t++) in[t] = i[t], out[t] = o[t];

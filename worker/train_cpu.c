@@ -22,7 +22,8 @@ int sp_train_counts_make(const sp_model_config *cfg, int n_kept, int rank, int r
                          int64_t N, sp_train_counts *c)
 {
     double H = (double)cfg->hidden, F = (double)cfg->ffn, V = (double)cfg->vocab;
-    double QD = (double)(cfg->n_heads * cfg->head_dim), KVD = (double)(cfg->n_kv_heads * cfg->head_dim);
+    double QD = (double)(cfg->n_heads * cfg->head_dim);
+    double KVD = (double)(cfg->n_kv_heads * cfg->head_dim);
     double QKV = QD + 2 * KVD, n = (double)N, C = SP_TRAIN_HEAD_CHUNK, r = rank;
     double QB = N < SP_TRAIN_QBLOCK ? n : SP_TRAIN_QBLOCK, max_in = fmax(fmax(H, F), QD);
     double layer_w = 2 * H + QKV * H + H * QD + 3 * F * H;
@@ -73,7 +74,8 @@ int sp_trainer_estimate_bytes(const sp_model_config *cfg, const sp_mask *removed
     if (sp_train_counts_make(cfg, n_kept, lc ? lc->rank : 0, o->recompute, o->max_tokens, &c))
         return sp_error_set(err, "trainer: memory size overflows");
     double params = 0; /* A and B of every kept layer and target */
-    int64_t H = cfg->hidden, QD = cfg->n_heads * cfg->head_dim, KVD = cfg->n_kv_heads * cfg->head_dim;
+    int64_t H = cfg->hidden, QD = cfg->n_heads * cfg->head_dim;
+    int64_t KVD = cfg->n_kv_heads * cfg->head_dim;
     int64_t in[SP_LORA_NT] = {H, H, H, QD, H, H, cfg->ffn};
     int64_t out[SP_LORA_NT] = {QD, KVD, KVD, H, cfg->ffn, cfg->ffn, H};
     for (int t = 0; lc && t < SP_LORA_NT; t++)
