@@ -66,7 +66,7 @@ run_main_job() {
 
 # The bad-input tests (every file format and command line) run a second time in an
 # AddressSanitizer + UndefinedBehaviorSanitizer build (CPU only).
-ASAN_TESTS='test_(hardening|safetensors|safetensors_write|config|model|gguf|gguf_convert|mc_data|checkpoint|tokenizer|mask_rng|search_basics|export|report|tp_shard)$|cli_(analyze|tokenize|convert|report|export|hellaswag)$'
+ASAN_TESTS='test_(hardening|safetensors|safetensors_write|config|model|gguf|gguf_convert|mc_data|checkpoint|tokenizer|mask_rng|search_basics|export|report|tp_shard|heal_data|heal_checkpoint|heal_optim|lora_io)$|cli_(analyze|tokenize|convert|report|export|hellaswag)$'
 
 run_tests() {
     local rc=0

@@ -11,5 +11,6 @@ int cmd_convert(int argc, char **argv);  /* common/cmd_convert.c */
 int cmd_plan(int argc, char **argv);     /* coordinator/cmd_plan.c */
 int cmd_report(int argc, char **argv);   /* coordinator/cmd_report.c */
 int cmd_export(int argc, char **argv);   /* worker/cmd_export.c */
+int cmd_heal(int argc, char **argv);     /* worker/cmd_heal.c */
 
 #endif

@@ -14,6 +14,7 @@ const sp_command sp_commands[] = {
     {"search", cmd_search, "search which k layers to remove (MPI: rank 0 coordinates)"},
     {"inspect", cmd_inspect, "verify and summarise a checkpoint or results.h5"},
     {"export", cmd_export, "write the pruned model as a Hugging Face checkpoint"},
+    {"heal", cmd_heal, "LoRA fine-tuning of the pruned model, written as a PEFT adapter"},
     {"report", cmd_report, "draw search results as SVG charts + report.md"},
     {"convert", cmd_convert, "convert a GGUF model into a Hugging Face directory"},
     {"plan", cmd_plan, "project memory, tp, worker groups and wall time of a job before it runs"},

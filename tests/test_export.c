@@ -206,7 +206,7 @@ static void check_no_leftovers(const char *when)
 static int export_to(const sp_model *m, const sp_mask *rm, const char *name, uint64_t shard,
                      int force, sp_export_result *res, sp_error *err)
 {
-    sp_export_options opt = {shard, force, NULL};
+    sp_export_options opt = {.shard_size = shard, .force = force};
     return sp_export_model(m, rm, tpath(name), &opt, res, err);
 }
 
@@ -402,7 +402,7 @@ static void test_refusals(const sp_model *src)
     /* --force replaces a directory, but never the source or a directory holding it */
     sp_model a;
     if (sp_model_open(tpath("a"), &a, &err) == 0) {
-        sp_export_options opt = {0, 1, NULL};
+        sp_export_options opt = {.force = 1};
         EXPECT_FAIL(sp_export_model(&a, &rm, tpath("a"), &opt, &res, &err), "source", "out=src");
         EXPECT_FAIL(sp_export_model(&a, &rm, g_dir, &opt, &res, &err), "contains it", "out>src");
         sp_model_close(&a);

@@ -9,6 +9,7 @@
 #include "../common/cli.h"
 #include "../common/commands.h"
 #include "eval_task.h"
+#include "lora_io.h"
 #include "task_mc_cli.h"
 #include "eval_job.h"
 
@@ -63,14 +64,16 @@ static void eval_usage(FILE *f)
                "  --backend B          cpu (default) or cuda (one GPU: SWARMPRUNE_CUDA_DEVICE, else\n"
                "                       the node-local MPI rank modulo the visible GPUs)\n"
                "  --threads N          BLAS threads (default: OpenBLAS's own setting)\n"
-               "  --batch-tokens N     tokens per forward call (default 4096)\n\ntasks:\n");
+               "  --batch-tokens N     tokens per forward call (default 4096)\n"
+               "  --adapter DIR        apply a PEFT LoRA adapter (from `heal`) at run time, unmerged;\n"
+               "                       its layers are the model's kept layers (after --remove)\n\ntasks:\n");
     for (const sp_eval_task *t = eval_tasks; t->name; t++)
         fprintf(f, "%s — %s%s\n%s", t->name, t->summary, t->run ? "" : " (not implemented yet)",
                 t->options);
 }
 
 typedef struct {
-    const char *model_dir, *task, *remove, *backend, *job, *samples;
+    const char *model_dir, *task, *remove, *backend, *job, *samples, *adapter;
     int json, bos_mode;
     int64_t threads, batch_tokens;
     int rest_argc;
@@ -95,6 +98,7 @@ static int eval_common_value(const char *o, const char *val, eval_args *a)
     else if (!strcmp(o, "--remove")) a->remove = val;
     else if (!strcmp(o, "--job")) a->job = val;
     else if (!strcmp(o, "--samples")) a->samples = val;
+    else if (!strcmp(o, "--adapter")) a->adapter = val;
     else if (!strcmp(o, "--backend")) {
         if (strcmp(val, "cpu") && strcmp(val, "cuda"))
             return sp_cli_usage_error("eval", "--backend: \"%s\" is not cpu or cuda", val);
@@ -118,7 +122,8 @@ static int eval_parse(int argc, char **argv, eval_args *a)
         const char *o = argv[i];
         int known = !strcmp(o, "--task") || !strcmp(o, "--remove") || !strcmp(o, "--threads") ||
                     !strcmp(o, "--batch-tokens") || !strcmp(o, "--backend") ||
-                    !strcmp(o, "--job") || !strcmp(o, "--samples");
+                    !strcmp(o, "--job") || !strcmp(o, "--samples") ||
+                    !strcmp(o, "--adapter");
         if (known) {
             if (sp_cli_value(argc, argv, &i, &val, &err) != 0)
                 return sp_cli_usage_error("eval", "%s", err.msg);
@@ -138,7 +143,7 @@ static int eval_parse(int argc, char **argv, eval_args *a)
         }
     }
     if (a->job) {
-        if (a->model_dir || a->task || a->rest_argc > 1 || a->samples || a->bos_mode)
+        if (a->model_dir || a->task || a->rest_argc > 1 || a->samples || a->bos_mode || a->adapter)
             return sp_cli_usage_error("eval", "--job JOB.json takes the model, task and its options "
                                       "from the job: only --remove, --json, --threads and "
                                       "--backend go with it");
@@ -156,6 +161,8 @@ static int eval_run(const sp_eval_task *task, eval_args *a)
     sp_error err = {{0}};
     sp_model model;
     sp_eval_ctx ctx = {0};
+    sp_lora lora;
+    memset(&lora, 0, sizeof lora);
     ctx.model_dir = a->model_dir, ctx.json = a->json, ctx.threads = (int)a->threads;
     ctx.batch_tokens = a->batch_tokens, ctx.bos_mode = a->bos_mode, ctx.samples = a->samples;
     double t0 = sp_now();
@@ -174,6 +181,11 @@ static int eval_run(const sp_eval_task *task, eval_args *a)
         rc = sp_cli_fail("eval", &err);
         goto done;
     }
+    if (a->adapter && (sp_lora_load_peft(a->adapter, &model.cfg, &ctx.removed, &lora, &err) ||
+                       sp_engine_set_lora(ctx.engine, &lora, &err))) {
+        rc = sp_cli_fail("eval", &err);
+        goto done;
+    }
     ctx.load_s = sp_now() - t0;
     rc = task->run(&ctx, a->rest_argc, a->rest_argv);
     size_t wb = 0, wsb = 0, peak = 0;
@@ -183,6 +195,7 @@ static int eval_run(const sp_eval_task *task, eval_args *a)
                 wsb / 1073741824.0);
 done:
     sp_engine_free(ctx.engine);
+    sp_lora_free(&lora);
     sp_model_close(&model);
     return rc;
 }

@@ -99,7 +99,7 @@ int cmd_export(int argc, char **argv)
     export_args a;
     sp_error err = {{0}};
     if (export_parse(argc, argv, &a, &err)) return sp_cli_usage_error("export", "%s", err.msg);
-    sp_export_options opt = {0, a.force, a.quiet ? NULL : stdout};
+    sp_export_options opt = {.force = a.force, .progress = a.quiet ? NULL : stdout};
     if (a.shard_size && sp_export_parse_size(a.shard_size, "--shard-size", &opt.shard_size, &err))
         return sp_cli_usage_error("export", "%s", err.msg);
     sp_model m;

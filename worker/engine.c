@@ -81,6 +81,15 @@ void sp_engine_set_stop(sp_engine *e, int (*stop)(void))
     if (e->cpu) sp_engine_cpu_set_stop(e->cpu, stop);
 }
 
+int sp_engine_set_lora(sp_engine *e, const sp_lora *lora, sp_error *err)
+{
+    if (e->cuda) {
+        if (!lora) return 0;
+        return sp_error_set(err, "not implemented: LoRA adapters on the cuda backend");
+    }
+    return sp_engine_cpu_set_lora(e->cpu, lora, err);
+}
+
 void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx)
 {
     if (e->cuda) sp_engine_cuda_set_layer_hook(e->cuda, fn, ctx);

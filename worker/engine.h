@@ -12,6 +12,7 @@
 #include "../common/error.h"
 #include "../common/mask.h"
 #include "../common/model.h"
+#include "lora.h"
 
 typedef enum { SP_BACKEND_CPU = 0, SP_BACKEND_CUDA } sp_backend;
 
@@ -88,6 +89,13 @@ void sp_engine_set_layer_hook(sp_engine *e, sp_layer_hook_fn fn, void *ctx);
  * fails with "interrupted: ..." and its results are garbage. NULL = never interrupted. Only for
  * a process alone: ranks of a tensor-parallel group must not leave a collective early. */
 void sp_engine_set_stop(sp_engine *e, int (*stop)(void));
+/* Runtime LoRA adapter (no merging): every later sp_engine_forward adds
+ * scaling * (x A^T) B^T to the output of each projection the adapter has for a layer that runs
+ * (q/k/v before rotary, o and down into the residual stream, gate/up before SwiGLU); no dropout.
+ * The adapter is read at each forward, not copied: keep it alive and unchanged while it is set.
+ * Its layer count and shapes must match the model. lora = NULL removes it. CPU backend only,
+ * without tensor parallelism (others: "not implemented: ..."). */
+int sp_engine_set_lora(sp_engine *e, const sp_lora *lora, sp_error *err);
 
 const char *sp_backend_name(sp_backend b); /* "cpu", "cuda" */
 

@@ -49,6 +49,9 @@ struct sp_engine_cpu {
     int (*stop)(void);     /* NULL = never interrupted (see sp_engine_set_stop) */
     float *hook_in;    /* [hook_cap] copy of the stream entering a layer (only with a hook) */
     size_t hook_cap;   /* floats */
+    const sp_lora *lora; /* runtime adapter or NULL (engine.h: sp_engine_set_lora) */
+    float *lora_u;     /* [lora_u_cap] scratch u = x A^T [T, r] */
+    size_t lora_u_cap; /* floats */
 };
 
 /* Converts tensor t (expected numel) into dst; the message names the tensor. */
@@ -200,6 +203,7 @@ void sp_engine_cpu_free(sp_engine_cpu *c)
     free(c->ws);
     free(c->pos);
     free(c->hook_in);
+    free(c->lora_u);
     free(c);
 }
 
@@ -301,23 +305,69 @@ static void cpu_linear_rowpar(sp_engine_cpu *c, float *x, float *part, const flo
     sp_ref_add(x, part, n);
 }
 
-static void cpu_layer_forward(sp_engine_cpu *c, const cpu_layer *ly, const sp_batch *b,
-                              cpu_acts *a)
+int sp_engine_cpu_set_lora(sp_engine_cpu *c, const sp_lora *lora, sp_error *err)
 {
-    int64_t T = b->n_tokens, H = c->H, F = c->F, qd = c->NH * c->D;
+    if (!lora) {
+        c->lora = NULL;
+        return 0;
+    }
+    if (c->plan.size > 1)
+        return sp_error_set(err, "not implemented: LoRA adapters with tensor parallelism");
+    if (lora->n_layers != c->L || lora->cfg.rank < 1)
+        return sp_error_set(err, "engine: adapter has %d layers and rank %d, the model %lld layers",
+                            lora->n_layers, lora->cfg.rank, (long long)c->L);
+    int64_t qd = c->NH * c->D, kvd = c->NKV * c->D;
+    int64_t in[SP_LORA_NT] = {c->H, c->H, c->H, qd, c->H, c->H, c->F};
+    int64_t out[SP_LORA_NT] = {qd, kvd, kvd, c->H, c->F, c->F, c->H};
+    for (int t = 0; t < SP_LORA_NT; t++)
+        if (lora->in[t] != in[t] || lora->out[t] != out[t])
+            return sp_error_set(err, "engine: adapter %s is [%lld -> %lld], the model's [%lld -> "
+                                "%lld]", sp_lora_target_names[t], (long long)lora->in[t],
+                                (long long)lora->out[t], (long long)in[t], (long long)out[t]);
+    c->lora = lora;
+    return 0;
+}
+
+/* Y[T, out] (row stride ldy) += scaling (X A^T) B^T for target t of layer l, when the adapter
+ * has it. X [T, in] with row stride ldx. */
+static void cpu_lora_add(sp_engine_cpu *c, int64_t l, int t, const float *X, int64_t ldx,
+                         float *Y, int64_t ldy, int64_t T)
+{
+    const sp_lora *lo = c->lora;
+    size_t i = (size_t)l * SP_LORA_NT + (size_t)t;
+    if (!lo || !lo->A[i]) return;
+    int r = lo->cfg.rank;
+    int64_t in = lo->in[t], out = lo->out[t];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, r, (int)in, 1.0f, X, (int)ldx,
+                lo->A[i], (int)in, 0.0f, c->lora_u, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)out, r,
+                sp_lora_scaling(lo), c->lora_u, r, lo->B[i], r, 1.0f, Y, (int)ldy);
+}
+
+static void cpu_layer_forward(sp_engine_cpu *c, int64_t l, const sp_batch *b, cpu_acts *a)
+{
+    const cpu_layer *ly = &c->layers[l];
+    int64_t T = b->n_tokens, H = c->H, F = c->F, qd = c->NH * c->D, kvd = c->NKV * c->D;
     float eps = (float)c->cfg.rms_eps;
     /* attention block: x += o(attn(rope(qkv(norm(x))))) */
     sp_ref_rmsnorm(a->xn, a->x, ly->attn_norm, T, H, eps);
     cpu_linear(a->qkv, a->xn, ly->wqkv, T, c->QKV, H, 0.0f);
+    cpu_lora_add(c, l, SP_LORA_Q, a->xn, H, a->qkv, c->QKV, T);
+    cpu_lora_add(c, l, SP_LORA_K, a->xn, H, a->qkv + qd, c->QKV, T);
+    cpu_lora_add(c, l, SP_LORA_V, a->xn, H, a->qkv + qd + kvd, c->QKV, T);
     sp_ref_rope_apply(a->qkv, T, c->QKV, c->NH, c->D, c->pos, c->cos_t, c->sin_t);
     sp_ref_rope_apply(a->qkv + qd, T, c->QKV, c->NKV, c->D, c->pos, c->cos_t, c->sin_t);
     sp_cpu_attention(a->att, a->qkv, b, c->NH, c->NKV, c->D, a->scores);
     cpu_linear_rowpar(c, a->x, a->part, a->att, ly->wo, T, qd);
+    cpu_lora_add(c, l, SP_LORA_O, a->att, qd, a->x, H, T);
     /* MLP block: x += down(silu(gate(norm(x))) * up(norm(x))) */
     sp_ref_rmsnorm(a->xn, a->x, ly->mlp_norm, T, H, eps);
     cpu_linear(a->gu, a->xn, ly->wgu, T, 2 * F, H, 0.0f);
+    cpu_lora_add(c, l, SP_LORA_GATE, a->xn, H, a->gu, 2 * F, T);
+    cpu_lora_add(c, l, SP_LORA_UP, a->xn, H, a->gu + F, 2 * F, T);
     sp_ref_swiglu(a->hid, a->gu, a->gu + F, T, F, 2 * F);
     cpu_linear_rowpar(c, a->x, a->part, a->hid, ly->wdown, T, F);
+    cpu_lora_add(c, l, SP_LORA_DOWN, a->hid, F, a->x, H, T);
 }
 
 /* Final norm + lm_head + log-softmax on the requested rows, SP_CPU_HEAD_CHUNK rows at a time. */
@@ -353,7 +403,7 @@ void sp_engine_cpu_set_stop(sp_engine_cpu *c, int (*stop)(void))
 static void cpu_run_layer(sp_engine_cpu *c, int64_t l, const sp_batch *b, cpu_acts *a)
 {
     if (!c->hook) {
-        cpu_layer_forward(c, &c->layers[l], b, a);
+        cpu_layer_forward(c, l, b, a);
         return;
     }
     size_t n = (size_t)b->n_tokens * (size_t)c->H; /* fits: the workspace holds T x H already */
@@ -362,7 +412,7 @@ static void cpu_run_layer(sp_engine_cpu *c, int64_t l, const sp_batch *b, cpu_ac
         c->hook_cap = n;
     }
     memcpy(c->hook_in, a->x, n * sizeof(float));
-    cpu_layer_forward(c, &c->layers[l], b, a);
+    cpu_layer_forward(c, l, b, a);
     c->hook(c->hook_ctx, (int)l, c->hook_in, a->x, b->n_tokens, c->H);
 }
 
@@ -373,6 +423,13 @@ int sp_engine_cpu_forward(sp_engine_cpu *c, const sp_batch *b, const sp_mask *re
     int rc = cpu_workspace(c, b, &a, err);
     if (c->plan.size > 1) rc = sp_tp_agree(c->comm, rc, "tensor parallelism", err);
     if (rc != 0) return -1;
+    if (c->lora) { /* scratch for u = x A^T */
+        size_t need = (size_t)b->n_tokens * (size_t)c->lora->cfg.rank;
+        if (need > c->lora_u_cap) {
+            c->lora_u = sp_xrealloc(c->lora_u, need * sizeof(float));
+            c->lora_u_cap = need;
+        }
+    }
     int32_t max_pos = sp_batch_positions(b, c->pos);
     cpu_rope_reserve(c, (int64_t)max_pos + 1);
     for (int64_t t = 0; t < b->n_tokens; t++)

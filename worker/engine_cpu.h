@@ -17,6 +17,8 @@ void sp_engine_cpu_free(sp_engine_cpu *c);
 void sp_engine_cpu_set_layer_hook(sp_engine_cpu *c, sp_layer_hook_fn fn, void *ctx);
 /* Polled between layers when there is no tensor parallelism (see sp_engine_set_stop). */
 void sp_engine_cpu_set_stop(sp_engine_cpu *c, int (*stop)(void));
+/* Runtime LoRA adapter (see sp_engine_set_lora); NULL removes it. */
+int sp_engine_cpu_set_lora(sp_engine_cpu *c, const sp_lora *lora, sp_error *err);
 /* b and req are already validated by engine.c. */
 int sp_engine_cpu_forward(sp_engine_cpu *c, const sp_batch *b, const sp_mask *removed,
                           const sp_head_request *req, sp_error *err);

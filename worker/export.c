@@ -58,7 +58,7 @@ static void ex_plan_shards(sp_ex_plan *p, uint64_t shard_size)
     p->shard_bytes = sp_xcalloc((size_t)p->n_items + 1, sizeof *p->shard_bytes);
     int s = 0;
     for (int i = 0; i < p->n_items; i++) {
-        uint64_t nb = p->items[i].src->nbytes;
+        uint64_t nb = p->items[i].nbytes;
         if (p->shard_bytes[s] > 0 && p->shard_bytes[s] + nb > shard_size) {
             s++;
             p->shard_first[s] = i;
@@ -78,7 +78,7 @@ static void ex_plan_shards(sp_ex_plan *p, uint64_t shard_size)
 }
 
 static int ex_plan_build(const sp_model *m, const sp_mask *removed, uint64_t shard_size,
-                         sp_ex_plan *p, sp_error *err)
+                         const sp_export_options *opt, sp_ex_plan *p, sp_error *err)
 {
     const sp_safetensors *st = &m->st;
     int L = (int)m->cfg.n_layers;
@@ -103,9 +103,11 @@ static int ex_plan_build(const sp_model *m, const sp_mask *removed, uint64_t sha
             return sp_error_set(err, "not implemented: %s: tensor \"%s\" has dtype %s; the "
                                      "safetensors writer stores F32, F16 and BF16 only",
                                 st->files[t->file_index].path, t->name, sp_dtype_name(t->dtype));
-        p->items[p->n_items++] = (sp_ex_item){t, sp_xstrdup(name), layer, 0};
+        int rw = opt->rewrites ? opt->rewrites(opt->rewrite_ctx, t) : 0;
+        size_t nb = rw ? (size_t)sp_tensor_numel(t) * sizeof(float) : t->nbytes;
+        p->items[p->n_items++] = (sp_ex_item){t, sp_xstrdup(name), layer, 0, rw, nb};
         p->params_after += sp_tensor_numel(t);
-        p->bytes_after += t->nbytes;
+        p->bytes_after += nb;
     }
     qsort(p->items, (size_t)p->n_items, sizeof *p->items, ex_cmp_item);
     ex_plan_shards(p, shard_size);
@@ -160,8 +162,22 @@ static int ex_copy_tensor(sp_st_writer *w, const sp_tensor *t, ex_progress *pr, 
     return 0;
 }
 
-static int ex_write_shard(const sp_ex_plan *p, int s, const char *dir, ex_progress *pr,
-                          sp_error *err)
+/* A rewritten tensor: the hook's F32 payload. */
+static int ex_write_rewritten(sp_st_writer *w, const sp_ex_item *it,
+                              const sp_export_options *opt, ex_progress *pr, sp_error *err)
+{
+    float *data = NULL;
+    if (opt->rewrite(opt->rewrite_ctx, it->src, &data, err))
+        return sp_error_wrap(err, "tensor %s", it->src->name);
+    int rc = sp_st_writer_write(w, data, it->nbytes, err);
+    free(data);
+    pr->done += it->nbytes;
+    ex_progress_line(pr, 0);
+    return rc;
+}
+
+static int ex_write_shard(const sp_ex_plan *p, int s, const char *dir,
+                          const sp_export_options *opt, ex_progress *pr, sp_error *err)
 {
     int a = p->shard_first[s], b = p->shard_first[s + 1];
     sp_stw_tensor *decl = sp_xcalloc((size_t)(b - a), sizeof *decl);
@@ -169,7 +185,7 @@ static int ex_write_shard(const sp_ex_plan *p, int s, const char *dir, ex_progre
         const sp_tensor *t = p->items[i].src;
         sp_stw_tensor *d = &decl[i - a];
         d->name = p->items[i].name;
-        d->dtype = t->dtype;
+        d->dtype = p->items[i].rewrite ? SP_DT_F32 : t->dtype;
         d->ndim = t->ndim;
         memcpy(d->shape, t->shape, sizeof d->shape);
     }
@@ -183,7 +199,8 @@ static int ex_write_shard(const sp_ex_plan *p, int s, const char *dir, ex_progre
     if (rc) return -1;
     for (int i = a; i < b; i++) {
         pr->tensor = i + 1;
-        if (ex_copy_tensor(&w, p->items[i].src, pr, err)) {
+        if (p->items[i].rewrite ? ex_write_rewritten(&w, &p->items[i], opt, pr, err)
+                                : ex_copy_tensor(&w, p->items[i].src, pr, err)) {
             sp_st_writer_abort(&w);
             return -1;
         }
@@ -347,7 +364,7 @@ int sp_export_model(const sp_model *m, const sp_mask *removed, const char *out_d
     if (ex_validate_mask(m, removed, err) || ex_check_out(m, out, opt->force, &exists, err))
         return -1;
     sp_ex_plan p;
-    if (ex_plan_build(m, removed, shard_size, &p, err)) {
+    if (ex_plan_build(m, removed, shard_size, opt, &p, err)) {
         ex_plan_free(&p);
         return -1;
     }
@@ -359,7 +376,7 @@ int sp_export_model(const sp_model *m, const sp_mask *removed, const char *out_d
     }
     ex_progress pr = {opt->progress, t0, t0, 0, p.bytes_after, 0, p.n_items};
     int rc = 0;
-    for (int s = 0; rc == 0 && s < p.n_shards; s++) rc = ex_write_shard(&p, s, tmp, &pr, err);
+    for (int s = 0; rc == 0 && s < p.n_shards; s++) rc = ex_write_shard(&p, s, tmp, opt, &pr, err);
     if (rc == 0) ex_progress_line(&pr, 1);
     if (rc == 0) rc = ex_write_side_files(m, removed, &p, tmp, shard_size, err);
     if (rc == 0) rc = sp_ex_fsync_dir(tmp, err);

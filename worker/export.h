@@ -21,6 +21,13 @@ typedef struct {
                             0 = SP_EXPORT_DEFAULT_SHARD_SIZE */
     int force;           /* replace an existing DIR, only once the new one is complete */
     FILE *progress;      /* progress lines (tensor i/N, bytes, MB/s), or NULL for none */
+    /* Optional rewrite of kept tensors (heal --merge: W + scaling * B A). rewrites(ctx, src) says
+       at planning time whether a source tensor will be replaced; rewrite(ctx, src, data) then
+       returns 0 with *data = its new value (malloc'ed, numel floats, stored as F32 so the merge
+       loses nothing) or -1 with a message. NULL: plain copy. */
+    int (*rewrites)(void *ctx, const sp_tensor *src);
+    int (*rewrite)(void *ctx, const sp_tensor *src, float **data, sp_error *err);
+    void *rewrite_ctx;
 } sp_export_options;
 
 typedef struct {

@@ -13,6 +13,8 @@ typedef struct {
     char *name;           /* name in the export */
     int layer;            /* new layer index, -1 outside the layers */
     int shard;            /* 0-based shard */
+    int rewrite;          /* 1: stored as F32 from opt->rewrite (a LoRA merge) */
+    size_t nbytes;        /* bytes in the export */
 } sp_ex_item;
 
 typedef struct {
