@@ -425,6 +425,10 @@ static int sp_tok_template(sp_tokenizer *tok, const cJSON *tp, const char *path,
         for (const cJSON *id = ids->child; id; id = id->next) {
             int64_t v;
             if (sp_json_int(id, "special_tokens.ids", 0, tok->n_ids - 1, &v, err)) return -1;
+            if (tok->id_len[v] == UINT32_MAX) /* inside the id range, but no token has it */
+                return sp_error_set(err, "%s.special_tokens.\"%.64s\".ids: %lld is not the id of "
+                                    "any token in model.vocab or added_tokens", path,
+                                    name->valuestring, (long long)v);
             if (seen_a) tok->suffix[tok->n_suffix++] = (int32_t)v;
             else tok->prefix[tok->n_prefix++] = (int32_t)v;
         }

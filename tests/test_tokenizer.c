@@ -222,6 +222,15 @@ static void test_bad_inputs(void)
                   ", \"merges\": [\"a b\", \"c c\"]}}");
     CHECK(sp_tokenizer_load(p, &t, &err) != 0 && strstr(err.msg, "model.merges[1]"),
           "merge not in vocab: %s", err.msg);
+    /* found by fuzz_tokenizer_load: a template id inside the id range that no token has (ids 9
+     * and 10 are holes) was taken as BOS, and decoding the encoder's own output failed */
+    p = write_tmp("hole.json", SMALL_HEAD "\"added_tokens\": [{\"id\": 8, \"content\": \"<x>\", "
+                  "\"special\": true}, {\"id\": 11, \"content\": \"<y>\", \"special\": true}], "
+                  "\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": "
+                  "{\"id\": \"<x>\"}}, {\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {\"<x>\": "
+                  "{\"ids\": [10]}}}, \"model\": {\"type\": \"BPE\", " SMALL_VOCAB ", \"merges\": []}}");
+    CHECK(sp_tokenizer_load(p, &t, &err) != 0 && strstr(err.msg, "special_tokens.\"<x>\".ids") &&
+          strstr(err.msg, "10 is not the id of any token"), "template id not a token: %s", err.msg);
     CHECK(t == NULL, "no tokenizer on failure");
 }
 
