@@ -112,7 +112,7 @@ void sp_tok_strmap_put(sp_tok_strmap *m, const void *key, size_t len, uint64_t v
         m->arena = sp_xrealloc(m->arena, cap);
         m->arena_cap = cap;
     }
-    memcpy(m->arena + m->arena_len, key, len);
+    if (len) memcpy(m->arena + m->arena_len, key, len); /* arena is NULL before the first byte */
     s->key_off = (uint32_t)m->arena_len;
     s->key_len = (uint32_t)len;
     s->hash = h;

@@ -91,7 +91,7 @@ static int sp_tok_set_id(sp_tokenizer *tok, int64_t id, const char *b, size_t n,
         tok->arena = sp_xrealloc(tok->arena, cap);
         tok->arena_cap = cap;
     }
-    memcpy(tok->arena + tok->arena_len, b, n);
+    if (n) memcpy(tok->arena + tok->arena_len, b, n); /* arena is NULL before the first byte */
     tok->id_off[id] = (uint32_t)tok->arena_len;
     tok->id_len[id] = (uint32_t)n;
     tok->arena_len = need;
