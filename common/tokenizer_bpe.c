@@ -227,7 +227,7 @@ static void sp_tok_cache_put(sp_tok_cache *c, const uint8_t *w, size_t n, const 
             c->ids = sp_xrealloc(c->ids, cap * sizeof *c->ids);
             c->ids_cap = cap;
         }
-        memcpy(c->ids + c->ids_len, ids, count * sizeof *ids);
+        if (count) memcpy(c->ids + c->ids_len, ids, count * sizeof *ids); /* ids NULL at first */
         sp_tok_strmap_put(&c->map, w, n, ((uint64_t)c->ids_len << 32) | (uint32_t)count);
         c->ids_len += count;
     }
