@@ -366,5 +366,6 @@ void sp_tok_bpe_word(sp_tokenizer *tok, const uint8_t *w, size_t n, sp_tok_ids *
     if (cacheable && sp_tok_cache_get(&tok->cache, w, n, out)) return;
     size_t start = out->n;
     sp_tok_merge(tok, w, n, out, s);
-    if (cacheable) sp_tok_cache_put(&tok->cache, w, n, out->v + start, out->n - start);
+    if (cacheable) /* out->v is still NULL when the word gave no ids */
+        sp_tok_cache_put(&tok->cache, w, n, out->n > start ? out->v + start : NULL, out->n - start);
 }
