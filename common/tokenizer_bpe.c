@@ -112,7 +112,7 @@ void sp_tok_strmap_put(sp_tok_strmap *m, const void *key, size_t len, uint64_t v
         m->arena = sp_xrealloc(m->arena, cap);
         m->arena_cap = cap;
     }
-    memcpy(m->arena + m->arena_len, key, len);
+    if (len) memcpy(m->arena + m->arena_len, key, len); /* arena is NULL before the first byte */
     s->key_off = (uint32_t)m->arena_len;
     s->key_len = (uint32_t)len;
     s->hash = h;
@@ -227,7 +227,7 @@ static void sp_tok_cache_put(sp_tok_cache *c, const uint8_t *w, size_t n, const 
             c->ids = sp_xrealloc(c->ids, cap * sizeof *c->ids);
             c->ids_cap = cap;
         }
-        memcpy(c->ids + c->ids_len, ids, count * sizeof *ids);
+        if (count) memcpy(c->ids + c->ids_len, ids, count * sizeof *ids); /* ids NULL at first */
         sp_tok_strmap_put(&c->map, w, n, ((uint64_t)c->ids_len << 32) | (uint32_t)count);
         c->ids_len += count;
     }
@@ -366,5 +366,6 @@ void sp_tok_bpe_word(sp_tokenizer *tok, const uint8_t *w, size_t n, sp_tok_ids *
     if (cacheable && sp_tok_cache_get(&tok->cache, w, n, out)) return;
     size_t start = out->n;
     sp_tok_merge(tok, w, n, out, s);
-    if (cacheable) sp_tok_cache_put(&tok->cache, w, n, out->v + start, out->n - start);
+    if (cacheable) /* out->v is still NULL when the word gave no ids */
+        sp_tok_cache_put(&tok->cache, w, n, out->n > start ? out->v + start : NULL, out->n - start);
 }

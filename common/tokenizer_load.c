@@ -91,7 +91,7 @@ static int sp_tok_set_id(sp_tokenizer *tok, int64_t id, const char *b, size_t n,
         tok->arena = sp_xrealloc(tok->arena, cap);
         tok->arena_cap = cap;
     }
-    memcpy(tok->arena + tok->arena_len, b, n);
+    if (n) memcpy(tok->arena + tok->arena_len, b, n); /* arena is NULL before the first byte */
     tok->id_off[id] = (uint32_t)tok->arena_len;
     tok->id_len[id] = (uint32_t)n;
     tok->arena_len = need;
@@ -425,6 +425,10 @@ static int sp_tok_template(sp_tokenizer *tok, const cJSON *tp, const char *path,
         for (const cJSON *id = ids->child; id; id = id->next) {
             int64_t v;
             if (sp_json_int(id, "special_tokens.ids", 0, tok->n_ids - 1, &v, err)) return -1;
+            if (tok->id_len[v] == UINT32_MAX) /* inside the id range, but no token has it */
+                return sp_error_set(err, "%s.special_tokens.\"%.64s\".ids: %lld is not the id of "
+                                    "any token in model.vocab or added_tokens", path,
+                                    name->valuestring, (long long)v);
             if (seen_a) tok->suffix[tok->n_suffix++] = (int32_t)v;
             else tok->prefix[tok->n_prefix++] = (int32_t)v;
         }

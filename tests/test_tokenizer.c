@@ -182,6 +182,17 @@ static void test_small(void)
         sp_tokenizer_free(t);
         t = NULL;
     }
+    /* found by fuzz_tokenizer_load (UBSan, in the ASan test run): an empty first vocab key
+     * did pointer arithmetic on the still-NULL string arenas */
+    p = write_tmp("s4.json", SMALL_HEAD "\"model\": {\"type\": \"BPE\", \"vocab\": {\"\": 8, "
+                  "\"a\": 0, \"b\": 1, \"c\": 2, \"ab\": 3, \"bc\": 4, \"abc\": 5, \"\\u0120\": 6, "
+                  "\"aa\": 7}, \"merges\": [\"a b\", \"ab c\"]}}");
+    CHECK(sp_tokenizer_load(p, &t, &err) == 0, "empty vocab key: %s", err.msg);
+    if (t) {
+        check_small(t, "abc", (int32_t[]){5}, 1);
+        sp_tokenizer_free(t);
+        t = NULL;
+    }
     /* added tokens with lstrip/rstrip; template "<x> A <y>" applied when BOS is requested */
     p = write_tmp("s3.json", SMALL_HEAD "\"added_tokens\": [{\"id\": 8, \"content\": \"<x>\", "
                   "\"lstrip\": true, \"rstrip\": true, \"special\": true}, {\"id\": 9, "
@@ -222,6 +233,15 @@ static void test_bad_inputs(void)
                   ", \"merges\": [\"a b\", \"c c\"]}}");
     CHECK(sp_tokenizer_load(p, &t, &err) != 0 && strstr(err.msg, "model.merges[1]"),
           "merge not in vocab: %s", err.msg);
+    /* found by fuzz_tokenizer_load: a template id inside the id range that no token has (ids 9
+     * and 10 are holes) was taken as BOS, and decoding the encoder's own output failed */
+    p = write_tmp("hole.json", SMALL_HEAD "\"added_tokens\": [{\"id\": 8, \"content\": \"<x>\", "
+                  "\"special\": true}, {\"id\": 11, \"content\": \"<y>\", \"special\": true}], "
+                  "\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": "
+                  "{\"id\": \"<x>\"}}, {\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {\"<x>\": "
+                  "{\"ids\": [10]}}}, \"model\": {\"type\": \"BPE\", " SMALL_VOCAB ", \"merges\": []}}");
+    CHECK(sp_tokenizer_load(p, &t, &err) != 0 && strstr(err.msg, "special_tokens.\"<x>\".ids") &&
+          strstr(err.msg, "10 is not the id of any token"), "template id not a token: %s", err.msg);
     CHECK(t == NULL, "no tokenizer on failure");
 }
 

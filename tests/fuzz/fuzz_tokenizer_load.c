@@ -4,6 +4,7 @@
  * there is no third part). */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "common/tokenizer.h"
 #include "fuzz_util.h"
@@ -31,7 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sp_tokenizer_encode(tok, text, tlen, 1, &ids, &n_ids, &err) == 0) {
         char *back = NULL;
         size_t blen = 0;
-        if (sp_tokenizer_decode(tok, ids, n_ids, &back, &blen, &err) != 0) abort(); /* own ids */
+        if (sp_tokenizer_decode(tok, ids, n_ids, &back, &blen, &err) != 0) { /* its own ids */
+            fprintf(stderr, "decoding the encoder's ids failed: %s\n", err.msg);
+            abort();
+        }
         free(back);
         free(ids);
     } else {
