@@ -12,6 +12,7 @@
 #include "../common/checkpoint.h"
 #include "../common/checkpoint_internal.h"
 #include "../common/h5io.h"
+#include "../common/h5seal.h"
 #include "heal_checkpoint.h"
 
 static const char *const hc_sets[3] = {"adapter/params", "adam/m", "adam/v"};
@@ -87,11 +88,13 @@ int sp_heal_ckpt_write(const char *path, const sp_heal_ckpt *c, sp_error *err)
     if (!slash) snprintf(dir, sizeof dir, ".");
     else if (slash == dir) dir[1] = 0;
     else *slash = 0;
-    hid_t f = sp_h5_file_create(tmp, err);
+    /* Built in memory and sealed with a whole-file checksum (common/h5seal.h), like the
+     * search's checkpoints: a damaged file is refused before HDF5 parses it. */
+    hid_t f = sp_h5seal_create(tmp, err);
     if (f < 0) return sp_error_wrap(err, "writing checkpoint %s", path);
     int rc = hc_write_arrays(f, c, err) || hc_write_attrs(f, c, err);
     if (rc) H5Fclose(f);
-    else rc = sp_h5_file_close(f, tmp, err) < 0;
+    else rc = sp_h5seal_save(f, tmp, err) < 0;
     if (rc == 0) rc = hc_fsync(tmp, 0, err) < 0;
     if (rc == 0 && rename(tmp, path) < 0)
         rc = sp_error_set(err, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
@@ -171,7 +174,7 @@ static int hc_read_attrs(hid_t f, const char *path, sp_heal_ckpt *c, sp_error *e
 
 int sp_heal_ckpt_read(const char *path, sp_heal_ckpt *c, sp_error *err)
 {
-    hid_t f = sp_h5_file_open_ro(path, err);
+    hid_t f = sp_h5seal_open(path, err);
     if (f < 0) return -1;
     int own = c->params == NULL;
     if (own) {
