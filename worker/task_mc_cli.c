@@ -24,6 +24,8 @@ const char sp_eval_hellaswag_help[] =
     "  --seed S             seed of --sample (default 0)\n"
     "  --no-bos             do not prepend BOS (to match lm-eval runs without it)\n"
     "  --plain              score each (context + ending) as its own sequence (no prefix sharing)\n"
+    "  --lls FILE           also write each item's scores as JSON lines: {\"i\", \"label\",\n"
+    "                       \"ll\": [summed log-lik. per ending], \"norm_len\": [characters]}\n"
     "  Method (lm-eval hellaswag): query = preprocess(activity_label + \": \" + ctx_a + \" \" +\n"
     "  capitalize(ctx_b)), continuation = \" \" + preprocess(ending); continuation tokens =\n"
     "  encode(query + continuation) past len(encode(query)); acc = argmax summed log-lik.,\n"
@@ -42,7 +44,7 @@ const char sp_eval_kl_help[] =
 /* ---- hellaswag --------------------------------------------------------------------------- */
 
 typedef struct {
-    const char *data;
+    const char *data, *lls;
     int64_t limit, sample, seed;
     int no_bos, plain;
 } mc_args;
@@ -55,11 +57,13 @@ static int mc_parse(int argc, char **argv, mc_args *a)
         const char *o = argv[i];
         if (!strcmp(o, "--no-bos")) { a->no_bos = 1; continue; }
         if (!strcmp(o, "--plain")) { a->plain = 1; continue; }
-        if (strcmp(o, "--data") && strcmp(o, "--limit") && strcmp(o, "--sample") && strcmp(o, "--seed"))
+        if (strcmp(o, "--data") && strcmp(o, "--limit") && strcmp(o, "--sample") && strcmp(o, "--seed") &&
+            strcmp(o, "--lls"))
             return sp_cli_usage_error("eval", "--task %s: unknown option \"%s\"", argv[0], o);
         if (sp_cli_value(argc, argv, &i, &val, &err)) return sp_cli_usage_error("eval", "%s", err.msg);
         int rc = 0;
         if (!strcmp(o, "--data")) a->data = val;
+        else if (!strcmp(o, "--lls")) a->lls = val;
         else if (!strcmp(o, "--limit")) rc = sp_cli_int(o, val, 1, INT64_MAX, &a->limit, &err);
         else if (!strcmp(o, "--sample")) rc = sp_cli_int(o, val, 1, INT64_MAX, &a->sample, &err);
         else rc = sp_cli_int(o, val, 0, INT64_MAX, &a->seed, &err);
@@ -139,6 +143,26 @@ static int mc_requests(const sp_eval_ctx *ctx, const mc_args *a, const sp_mc_set
     return rc;
 }
 
+/* --lls: one JSON line per item (its index in the data file, label, the endings' summed
+ * log-likelihoods with 17 significant digits, and their acc_norm divisors). */
+static int mc_write_lls(const char *path, const sp_mc_requests *rq, const sp_mc_result *r,
+                        sp_error *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return sp_error_set(err, "--lls %s: cannot open for writing", path);
+    for (int64_t i = 0; i < r->n; i++) {
+        const sp_mc_request *q = &rq->req[i];
+        fprintf(f, "{\"i\": %lld, \"label\": %d, \"ll\": [", (long long)q->item, q->label);
+        for (int k = 0; k < q->n_endings; k++)
+            fprintf(f, k ? ", %.17g" : "%.17g", r->lls[i * SP_MC_MAX_ENDINGS + k]);
+        fputs("], \"norm_len\": [", f);
+        for (int k = 0; k < q->n_endings; k++) fprintf(f, k ? ", %.17g" : "%.17g", q->norm_len[k]);
+        fputs("]}\n", f);
+    }
+    if (ferror(f) | fclose(f)) return sp_error_set(err, "--lls %s: write failed", path);
+    return 0;
+}
+
 int sp_eval_task_hellaswag(sp_eval_ctx *ctx, int argc, char **argv)
 {
     mc_args a = {0};
@@ -157,7 +181,8 @@ int sp_eval_task_hellaswag(sp_eval_ctx *ctx, int argc, char **argv)
     sp_mc_result res;
     rc = sp_mc_score(ctx->engine, &ctx->removed, &rq, &opt, &res, &err);
     if (rc == 0) {
-        mc_report(ctx, &a, &set, &res);
+        if (a.lls) rc = mc_write_lls(a.lls, &rq, &res, &err);
+        if (rc == 0) mc_report(ctx, &a, &set, &res);
         sp_mc_result_free(&res);
     }
     sp_mc_requests_free(&rq);
