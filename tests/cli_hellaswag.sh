@@ -16,6 +16,20 @@ fi
 expect_ok "brown 40 items" "$SP_BIN" eval "$M" --task hellaswag --data "$BROWN" --limit 40 --json
 grep -q '"n":40' "$TMP/out" || fail "brown: n != 40: $(cat "$TMP/out")"
 grep -q '"format":"hellaswag-jsonl"' "$TMP/out" || fail "brown: format: $(cat "$TMP/out")"
+# --lls: one line per item whose scores give back the reported acc / acc_norm
+expect_ok "brown --lls" "$SP_BIN" eval "$M" --task hellaswag --data "$BROWN" --limit 40 --json \
+    --lls "$TMP/lls.jsonl"
+python3 - "$TMP/out" "$TMP/lls.jsonl" <<'PY' || fail "--lls: per-item scores disagree with acc"
+import json, sys
+res, items = json.load(open(sys.argv[1])), [json.loads(l) for l in open(sys.argv[2])]
+am = lambda v: max(range(len(v)), key=lambda k: (v[k], -k))
+acc = sum(am(it["ll"]) == it["label"] for it in items) / len(items)
+accn = sum(am([a / b for a, b in zip(it["ll"], it["norm_len"])]) == it["label"] for it in items)
+assert [it["i"] for it in items] == list(range(40)), [it["i"] for it in items]
+assert acc == res["acc"] and accn / len(items) == res["acc_norm"], (acc, accn, res)
+PY
+expect_error "--lls unwritable" "cannot open" "$SP_BIN" eval "$M" --task hellaswag --data "$BROWN" \
+    --limit 2 --lls "$TMP/no/such/dir.jsonl"
 expect_ok "hellaswag txt sample" "$SP_BIN" eval "$M" --task hellaswag --data "$HS" --sample 10 --seed 3
 grep -q "items:          10 of 10042" "$TMP/out" || fail "txt sample: $(cat "$TMP/out")"
 grep -q "acc_norm:" "$TMP/out" || fail "txt sample: no acc_norm"

@@ -22,7 +22,7 @@ shape with random bf16 weights drawn as bench_models.h draws them (uniform, ampl
 1/sqrt(hidden), down 1/sqrt(ffn)), 2 x 64 random tokens, and prints the largest |d logprob|
 between the emulated CUDA engine and the fp32 CPU engine (bench_cuda's limit derives from it).
 usage: python3 tests/emulate_cuda_numerics.py [--shared DIR] [--attn tc|fp32] [--gu fp32|bf16]
-       [--mc | --bench [--seeds N]]"""
+       [--mc [--skip-goldens] | --bench [--seeds N]]"""
 import argparse
 import json
 import math
@@ -51,19 +51,19 @@ def rotate_half(x):
 
 
 def attention_tc(q, k, v, scale, tile=64):
-    """q [NH, n, D], k/v [NKV, n, D] (already bf16-valued); causal; kernel config 2."""
-    nh, n, _ = q.shape
-    rep = nh // k.shape[0]
-    k, v = k.repeat_interleave(rep, 0), v.repeat_interleave(rep, 0)
+    """q [..., NH, n, D], k/v [..., NKV, n, D] (already bf16-valued); causal; kernel config 2."""
+    nh, n = q.shape[-3], q.shape[-2]
+    rep = nh // k.shape[-3]
+    k, v = k.repeat_interleave(rep, -3), v.repeat_interleave(rep, -3)
     sl2 = scale * 1.4426950408889634
-    m = torch.full((nh, n, 1), -math.inf)
-    l = torch.zeros((nh, n, 1))
+    m = torch.full(q.shape[:-1] + (1,), -math.inf)
+    l = torch.zeros(q.shape[:-1] + (1,))
     o = torch.zeros_like(q)
     qi = torch.arange(n)[:, None]
     for k0 in range(0, n, tile):
-        kt, vt = k[:, k0:k0 + tile], v[:, k0:k0 + tile]
+        kt, vt = k[..., k0:k0 + tile, :], v[..., k0:k0 + tile, :]
         vis = (torch.arange(k0, min(n, k0 + tile))[None, :] <= qi)[None]
-        s = (q @ kt.transpose(1, 2)) * sl2
+        s = (q @ kt.transpose(-1, -2)) * sl2
         s = s.masked_fill(~vis, -math.inf)
         m_new = torch.maximum(m, s.amax(-1, keepdim=True))
         anyv = torch.isfinite(m_new)
@@ -76,10 +76,10 @@ def attention_tc(q, k, v, scale, tile=64):
 
 
 def attention_fp32(q, k, v, scale):
-    nh, n, _ = q.shape
-    rep = nh // k.shape[0]
-    k, v = k.repeat_interleave(rep, 0), v.repeat_interleave(rep, 0)
-    s = (q @ k.transpose(1, 2)) * scale
+    nh, n = q.shape[-3], q.shape[-2]
+    rep = nh // k.shape[-3]
+    k, v = k.repeat_interleave(rep, -3), v.repeat_interleave(rep, -3)
+    s = (q @ k.transpose(-1, -2)) * scale
     s = s.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1)[None], -math.inf)
     return torch.softmax(s, -1) @ v
 
@@ -92,13 +92,18 @@ class Emulated:
         self.layers = hf.model.layers
         self.D = getattr(self.cfg, "head_dim", None) or self.cfg.hidden_size // self.cfg.num_attention_heads
 
-    @torch.inference_mode()
     def logprobs(self, ids, removed=()):
         """ids: list of token ids (one plain item); returns log p(ids[t+1] | ids[:t+1])."""
+        return self.logprobs_batch([ids], removed)[0]
+
+    @torch.inference_mode()
+    def logprobs_batch(self, seqs, removed=()):
+        """seqs: lists of token ids (plain items), run as one right-padded batch (causal: the
+        padding never reaches a real position); returns each item's log-probs as logprobs."""
         c, D = self.cfg, self.D
         NH, NKV, eps = c.num_attention_heads, c.num_key_value_heads, c.rms_norm_eps
-        t = torch.tensor(ids)
-        n = len(ids)
+        n, B = max(len(q) for q in seqs), len(seqs)
+        t = torch.tensor([q + [0] * (n - len(q)) for q in seqs])  # [B, n]
         x = self.hf.model.embed_tokens.weight[t]
         cos, sin = self.hf.model.rotary_emb(x[None], torch.arange(n)[None])
         cos, sin = cos[0], sin[0]
@@ -107,16 +112,16 @@ class Emulated:
                 continue
             a = ly.self_attn
             xn = r(rmsnorm(x, ly.input_layernorm.weight, eps))
-            q = (xn @ a.q_proj.weight.T).view(n, NH, D).transpose(0, 1)
-            k = (xn @ a.k_proj.weight.T).view(n, NKV, D).transpose(0, 1)
-            v = (xn @ a.v_proj.weight.T).view(n, NKV, D).transpose(0, 1)
+            q = (xn @ a.q_proj.weight.T).view(B, n, NH, D).transpose(1, 2)
+            k = (xn @ a.k_proj.weight.T).view(B, n, NKV, D).transpose(1, 2)
+            v = (xn @ a.v_proj.weight.T).view(B, n, NKV, D).transpose(1, 2)
             q = q * cos + rotate_half(q) * sin
             k = k * cos + rotate_half(k) * sin
             if self.attn == "tc":
                 att = attention_tc(r(q), r(k), r(v), 1.0 / math.sqrt(D))
             else:
                 att = attention_fp32(q, k, v, 1.0 / math.sqrt(D))
-            att = r(att.transpose(0, 1).reshape(n, NH * D))
+            att = r(att.transpose(1, 2).reshape(B, n, NH * D))
             x = x + att @ a.o_proj.weight.T
             mlp = ly.mlp
             xn = r(rmsnorm(x, ly.post_attention_layernorm.weight, eps))
@@ -127,7 +132,8 @@ class Emulated:
             x = x + hid @ mlp.down_proj.weight.T
         hn = r(rmsnorm(x, self.hf.model.norm.weight, eps))
         lp = torch.log_softmax(hn @ self.hf.lm_head.weight.T, -1)
-        return lp[:-1].gather(-1, t[1:, None])[:, 0].double()
+        lp = lp[:, :-1].gather(-1, t[:, 1:, None])[..., 0].double()
+        return [lp[i, :len(q) - 1] for i, q in enumerate(seqs)]
 
 
 def lm_eval_preprocess(text):
@@ -144,14 +150,11 @@ def mc_scores(emu, items, enc, bos):
         query = lm_eval_preprocess(it["activity_label"] + ": " + it["ctx_a"] + " " +
                                    ctx_b.capitalize())
         qids = enc(query)
-        lls, norms = [], []
-        for ending in it["endings"]:
-            e = lm_eval_preprocess(ending)
-            whole = enc(query + " " + e)
-            cont = whole[len(qids):]
-            lp = emu.logprobs([bos] + whole)
-            lls.append(float(lp[-len(cont):].sum()))
-            norms.append(lls[-1] / len(e))
+        ends = [lm_eval_preprocess(e) for e in it["endings"]]
+        wholes = [enc(query + " " + e) for e in ends]
+        lps = emu.logprobs_batch([[bos] + w for w in wholes])
+        lls = [float(lp[-(len(w) - len(qids)):].sum()) for lp, w in zip(lps, wholes)]
+        norms = [ll / len(e) for ll, e in zip(lls, ends)]
         out.append((int(it["label"]), lls, norms))
     return out
 
@@ -256,6 +259,8 @@ def main():
     ap.add_argument("--bench", action="store_true",
                     help="only bench_cuda's random-weight SmolLM2 pre-check")
     ap.add_argument("--seeds", type=int, default=4, help="random models for --bench")
+    ap.add_argument("--skip-goldens", action="store_true",
+                    help="with --mc: only the multiple-choice part")
     ap.add_argument("--reference", action="store_true",
                     help="no bf16 roundings (checks this script against the goldens)")
     args = ap.parse_args()
@@ -266,6 +271,9 @@ def main():
         return
     fx = os.path.join(args.shared, "fixtures")
     emu = Emulated(os.path.join(fx, "tiny-brown-24L"), args.attn, args.gu)
+    if args.mc and args.skip_goldens:
+        score_mc(emu, fx)
+        return
     g = json.load(open(os.path.join(fx, "tiny-brown-24L-goldens", "logprob_goldens.json")))
     worst, worst_mean = 0.0, 0.0
     for s in g["sequences"]:
