@@ -21,7 +21,7 @@ int main(void) { return sp_test_skip("bench_cuda", "built without CUDA"); }
 /* Pre-check limit on max |d logprob| CUDA vs CPU engine (SmolLM2 shape, 2 x 64 random tokens,
  * weights at amplitude 1/sqrt(H) as bench_models.h draws them). `python3
  * tests/emulate_cuda_numerics.py --bench --seeds 6` emulates the engine's bf16 roundings on
- * the same kind of model: worst 0.0094 over 1 random model x 2 items. As in
+ * the same kind of model: worst 0.0094 over 6 random models x 2 items. As in
  * test_cuda_engine.c, the GPU's own fp32 summation order flips single bf16 roundings, so the
  * limit leaves ~3x. */
 #define BENCH_CHECK_TOL 0.03

@@ -59,9 +59,10 @@ step() {
   case $rc in
     0) record "$name" PASS "$took" ;;
     77) record "$name" FAIL "skipped itself (77): $(grep -m1 -io 'skip.*' "$LOGS/$name.log" |
-                                                    cut -c1-90)" ;;
+                                                    cut -c1-100)" ;;
     124|137) record "$name" FAIL "timed out after ${limit} s" ;;
-    *) record "$name" FAIL "exit $rc after $took" ;;
+    *) record "$name" FAIL "exit $rc after $took: $(grep -v '^ *$' "$LOGS/$name.log" | tail -n 1 |
+                                                  cut -c1-100)" ;;
   esac
   return "$rc"
 }
@@ -184,7 +185,7 @@ mkdir -p "$OUT_DIR"
   theirs=$(cat "$LOGS/torch_lm.out" "$LOGS/torch_hs.out" 2>/dev/null | awk '$1 == "RESULT"')
   awk -v theirs="$theirs" '
     BEGIN { n = split(theirs, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, " "); t[f[2] " " f[3]] = f[4] } }
-    { k = $2 " " $3; u = ($2 ~ /^hellaswag/) ? "items/s" : "tokens/s"; seen[k] = 1
+    NF { k = $2 " " $3; u = ($2 ~ /^hellaswag/) ? "items/s" : "tokens/s"; seen[k] = 1
       if (k in t) printf "  %-34s %12.1f vs %12.1f %-8s ratio %.2f\n", k, $4, t[k], u, $4 / t[k]
       else printf "  %-34s %12.1f vs %12s %-8s ratio -\n", k, $4, "-", u }
     END { for (k in t) if (!(k in seen)) printf "  %-34s %12s vs %12.1f\n", k, "-", t[k] }' <<<"$ours"
@@ -198,5 +199,5 @@ tar czf "$OUT_DIR/logs.tar.gz" -C "$LOGS" . 2>/dev/null || echo "gpu_check: coul
 echo
 cat "$OUT_DIR/summary.txt"
 echo "gpu_check: table in $OUT_DIR/summary.txt, logs in $OUT_DIR/logs.tar.gz"
-rm -rf "$LOGS"
+rm -rf "$LOGS" "${UNPACK:-}"
 exit $status

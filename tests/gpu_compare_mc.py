@@ -13,8 +13,11 @@ import sys
 
 
 def load(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError) as e:
+        sys.exit(f"gpu_compare_mc: cannot read {path}: {e}")
 
 
 def argmax(v):
