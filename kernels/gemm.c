@@ -127,13 +127,16 @@ static void gemm_plan_build(sp_cuda_gemm *g, gemm_plan *p, const gemm_key *k)
     gemm_set_pref(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, k->align[2]);
     cublasLtMatmulHeuristicResult_t res;
     int n = 0;
-    SP_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(g->lt, p->desc, p->lw, p->la, p->lc, p->lc,
-                                                   pref, 1, &res, &n));
+    /* no algorithm: the call itself fails (CUBLAS_STATUS_NOT_SUPPORTED) or returns n == 0 */
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(g->lt, p->desc, p->lw, p->la, p->lc, p->lc,
+                                                       pref, 1, &res, &n);
     SP_CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
-    SP_ASSERT_MSG(n >= 1 && res.state == CUBLAS_STATUS_SUCCESS,
-                  "gemm: cuBLASLt has no algorithm for M %lld N %lld K %lld (bf16 x bf16 -> %s, "
-                  "alignments %u/%u/%u bytes)", (long long)k->M, (long long)k->N, (long long)k->K,
-                  k->c_bf16 ? "bf16" : "fp32", k->align[0], k->align[1], k->align[2]);
+    if (st != CUBLAS_STATUS_SUCCESS || n < 1 || res.state != CUBLAS_STATUS_SUCCESS)
+        sp_fatal(__FILE__, __LINE__, __func__, "gemm: cuBLASLt has no algorithm for shape M %lld "
+                 "N %lld K %lld (bf16 x bf16 -> %s, alignments W/A/C %u/%u/%u bytes, workspace "
+                 "%zu bytes): heuristic status %d (%s), %d results", (long long)k->M,
+                 (long long)k->N, (long long)k->K, k->c_bf16 ? "bf16" : "fp32", k->align[0],
+                 k->align[1], k->align[2], g->ws_bytes, (int)st, cublasGetStatusName(st), n);
     p->algo = res.algo;
     p->ws_needed = res.workspaceSize;
     p->used = 1;

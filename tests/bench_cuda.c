@@ -1,6 +1,7 @@
 /* bench_cuda.c — throughput of the CUDA engine on random-weight Llama shapes (SmolLM2-135M,
  * Llama-3.2-1B, Llama-3.1-8B; batches 64 x 128 and 16 x 512 tokens, every position scored
- * with a target). First a correctness check: the SmolLM2 shape against the CPU engine. Then per
+ * with a target). First a correctness check: the SmolLM2 shape against the CPU engine (a
+ * failure is reported and makes the exit status 1, but the timings still run). Then per
  * case: one warm-up forward, best of 3 timed ones (monotonic clock; the forward synchronizes), printed
  * as tokens/s and TFLOP/s, plus "RESULT <model> <items>x<len> <tokens/s>" lines that
  * tests/gpu_check.sh compares with the PyTorch baseline. Layers share one random buffer. */
@@ -16,6 +17,14 @@ int main(void) { return sp_test_skip("bench_cuda", "built without CUDA"); }
 #include "kernels/cuda_check.h"
 #include "worker/engine.h"
 #include "worker/engine_cuda.h"
+
+/* Pre-check limit on max |d logprob| CUDA vs CPU engine (SmolLM2 shape, 2 x 64 random tokens,
+ * weights at amplitude 1/sqrt(H) as bench_models.h draws them). `python3
+ * tests/emulate_cuda_numerics.py --bench --seeds 6` emulates the engine's bf16 roundings on
+ * the same kind of model: worst 0.0094 over 6 random models x 2 items. As in
+ * test_cuda_engine.c, the GPU's own fp32 summation order flips single bf16 roundings, so the
+ * limit leaves ~3x. */
+#define BENCH_CHECK_TOL 0.03
 
 /* items x len tokens (random ids), every position but the last of an item scored. */
 typedef struct {
@@ -82,10 +91,10 @@ static int bench_check(void)
         double d = fabs(bb.lp[r] - cpu_lp[r]);
         if (!(d <= worst)) worst = d;
     }
-    /* bf16 activations vs fp32: see test_cuda_engine.c; random weights give flat logits */
-    int ok = !rc && worst <= 0.05;
-    printf("bench_cuda: correctness %s (%s 2x64 vs CPU engine: max |d logprob| %.3g)%s%s\n",
-           ok ? "ok" : "FAILED", SHAPES[0].name, worst, rc ? ": " : "", rc ? err.msg : "");
+    int ok = !rc && worst <= BENCH_CHECK_TOL;
+    printf("bench_cuda: correctness %s (%s 2x64 vs CPU engine: max |d logprob| %.3g, limit "
+           "%.3g)%s%s\n", ok ? "ok" : "FAILED", SHAPES[0].name, worst, BENCH_CHECK_TOL,
+           rc ? ": " : "", rc ? err.msg : "");
     sp_engine_cuda_free(g);
     sp_engine_free(cpu);
     free(cpu_lp);
@@ -119,7 +128,7 @@ int main(int argc, char **argv)
 {
     char why[256];
     if (!sp_cuda_probe(why, sizeof why)) return sp_test_skip("bench_cuda", why);
-    if (bench_check() != 0) return 1;
+    int status = bench_check() != 0; /* timings still run: a GPU run is rare */
     int only = argc > 1 ? atoi(argv[1]) : -1; /* optional: run one shape index */
     for (int s = 0; s < (int)(sizeof SHAPES / sizeof SHAPES[0]); s++) {
         if (only >= 0 && s != only) continue;
@@ -130,13 +139,15 @@ int main(int argc, char **argv)
         sp_error err = {{0}};
         if (sp_engine_cuda_create(&bm.m, &opt, MPI_COMM_NULL, &g, &err) != 0) {
             fprintf(stderr, "bench_cuda: %s: %s\n", SHAPES[s].name, err.msg);
-            return 1;
+            bench_model_free(&bm);
+            status = 1;
+            continue;
         }
         bench_case(g, &SHAPES[s], 64, 128);
         bench_case(g, &SHAPES[s], 16, 512);
         sp_engine_cuda_free(g);
         bench_model_free(&bm);
     }
-    return 0;
+    return status;
 }
 #endif

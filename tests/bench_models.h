@@ -58,7 +58,10 @@ static void bench_model_make(bench_model *bm, const bench_shape *s)
     c->rope_low_freq_factor = 1.0, c->rope_high_freq_factor = 4.0, c->rope_orig_max_pos = 8192;
     c->tie_embeddings = s->tied, c->bos_id = -1;
     double a = 1.0 / sqrt((double)s->H), af = 1.0 / sqrt((double)s->F);
-    bench_tensor(bm, 0, "embed", s->V, s->H, 1.0, 0);
+    /* amplitude 1/sqrt(H) for the embedding too, as in trained models: the tied lm_head then
+     * gives logits of std ~0.6 (at amplitude 1: ~14, where the bf16 rounding before lm_head
+     * alone moves log-probs by 0.1) */
+    bench_tensor(bm, 0, "embed", s->V, s->H, a, 0);
     bench_tensor(bm, 1, "norm", 1, s->H, 0, 1);
     bench_tensor(bm, 2, "q", s->NH * s->D, s->H, a, 0);
     bench_tensor(bm, 3, "k", s->NKV * s->D, s->H, a, 0);

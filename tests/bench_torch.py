@@ -7,8 +7,8 @@ as our CUDA benchmarks in the same call, on random bf16 weights of the same shap
   hellaswag  multiple-choice scoring the lm-evaluation-harness way (each context + ending its
              own sequence, right-padded, sorted longest first, logits at every position, then
              log_softmax and the continuation's log-probs gathered) of the requests that
-             bench_hellaswag_cuda.c wrote (same token ids); the batch size that runs fastest on
-             the first items is used; prints "RESULT hellaswag-<shape> <N>items <items/s>".
+             bench_hellaswag_cuda.c wrote (same token ids); the batch size (--batches) that runs
+             fastest on the first --probe items is used; prints "RESULT hellaswag-<shape> <N>items <items/s>".
 
 Timing: warm-up first, torch.cuda.synchronize around the timed region, best of 3 runs. log_softmax
 runs in the logits' dtype as lm-eval does (no extra fp32 copy of the [T, V] logits).
@@ -107,7 +107,7 @@ def score_hellaswag(model, reqs, batch, device):
 def run_hellaswag(args, out):
     reqs = [json.loads(line) for line in open(args.requests)]
     model, _ = make_model(args.shape, args.device)
-    probe = reqs[:min(len(reqs), 200)]
+    probe = reqs[:min(len(reqs), args.probe)]
     best_batch, best_dt = None, float("inf")
     for batch in args.batches:
         try:
@@ -137,6 +137,8 @@ def main():
     hs.add_argument("requests", help="JSON lines written by bench_hellaswag_cuda")
     hs.add_argument("--shape", default="Llama-3.1-8B", choices=list(SHAPES))
     hs.add_argument("--batches", type=int, nargs="+", default=[32, 64, 128, 256])
+    hs.add_argument("--probe", type=int, default=200,
+                    help="items timed once per batch size to pick the fastest")
     args = ap.parse_args()
     torch.manual_seed(0)
     with open(args.out, "w") as out:

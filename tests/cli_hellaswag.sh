@@ -16,6 +16,20 @@ fi
 expect_ok "brown 40 items" "$SP_BIN" eval "$M" --task hellaswag --data "$BROWN" --limit 40 --json
 grep -q '"n":40' "$TMP/out" || fail "brown: n != 40: $(cat "$TMP/out")"
 grep -q '"format":"hellaswag-jsonl"' "$TMP/out" || fail "brown: format: $(cat "$TMP/out")"
+# --samples: one line per item whose scores give back the reported acc / acc_norm
+expect_ok "brown --samples" "$SP_BIN" eval "$M" --task hellaswag --data "$BROWN" --limit 40 --json \
+    --samples "$TMP/lls.jsonl"
+python3 - "$TMP/out" "$TMP/lls.jsonl" <<'PY' || fail "--samples: per-item scores disagree with acc"
+import json, sys
+res, items = json.load(open(sys.argv[1])), [json.loads(l) for l in open(sys.argv[2])]
+am = lambda v: max(range(len(v)), key=lambda k: (v[k], -k))
+acc = sum(am(it["lls"]) == it["label"] for it in items) / len(items)
+accn = sum(am([a / b for a, b in zip(it["lls"], it["norm_len"])]) == it["label"] for it in items)
+assert [it["item"] for it in items] == list(range(40)), [it["item"] for it in items]
+assert acc == res["acc"] and accn / len(items) == res["acc_norm"], (acc, accn, res)
+PY
+expect_error "--samples unwritable" "cannot" "$SP_BIN" eval "$M" --task hellaswag --data "$BROWN" \
+    --limit 2 --samples "$TMP/no/such/dir.jsonl"
 expect_ok "hellaswag txt sample" "$SP_BIN" eval "$M" --task hellaswag --data "$HS" --sample 10 --seed 3
 grep -q "items:          10 of 10042" "$TMP/out" || fail "txt sample: $(cat "$TMP/out")"
 grep -q "acc_norm:" "$TMP/out" || fail "txt sample: no acc_norm"

@@ -29,10 +29,11 @@ int sp_engine_create(const sp_model *m, const sp_engine_options *opt, sp_engine 
  * (collective) and must then call every sp_engine_forward together, with the same batch, mask
  * and request. Rank r of the group converts and runs only its shard (its heads and FFN
  * columns; NH and NKV must be divisible by P, else every rank gets the same refusal); each
- * layer does two MPI_Allreduce of [T x H] floats. Every rank gets the full results. A group of
- * size 1 or MPI_COMM_NULL is exactly sp_engine_create (no MPI calls ever). The engine
- * duplicates the communicator; the caller keeps ownership of `group`. If creation fails on any
- * rank it fails on all of them. CPU backend only. */
+ * layer does two sums of [T x H] floats over the group (CPU: MPI_Allreduce; CUDA: NCCL
+ * all-reduce, one GPU per rank). Every rank gets the full results. A group of size 1 or
+ * MPI_COMM_NULL is exactly sp_engine_create (no MPI calls ever). The engine duplicates the
+ * communicator; the caller keeps ownership of `group`. If creation fails on any rank it fails
+ * on all of them. Both backends. */
 int sp_engine_create_group(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
                            sp_engine **out, sp_error *err);
 void sp_engine_free(sp_engine *e);

@@ -5,8 +5,10 @@
  * (beta 1). Under tensor parallelism (tp_shard.h plan, one GPU per rank) each rank holds its
  * heads and FFN columns; o and down write a partial [T, H] product that NCCL sums over the group
  * (tp_nccl.h) before the residual add, as on the CPU path. Skipped layers are not run. The head
- * runs on the requested rows in chunks. Without CUDA at build time, create fails with
- * "not implemented". */
+ * runs on the requested rows in chunks. Every host <-> device copy is ordered on the engine's
+ * (non-blocking) stream: the per-forward uploads go with cudaMemcpyAsync from pinned staging,
+ * the one-time ones (weights, rope tables) are waited for before their host buffer is reused.
+ * Without CUDA at build time, create fails with "not implemented". */
 #include "engine_cuda.h"
 
 #ifdef SP_HAVE_CUDA
@@ -59,8 +61,10 @@ struct sp_engine_cuda {
     int64_t rope_cap;
     char *ws;              /* device workspace, grow-only */
     size_t ws_cap;
-    void *hbuf;            /* host scratch (positions, tiles, hook copies), grow-only */
+    void *hbuf;            /* host scratch (rope tables, hook copies), grow-only */
     size_t hbuf_cap;
+    char *pin;             /* pinned host staging of the per-forward uploads, grow-only */
+    size_t pin_cap;
     size_t free_at_create, least_free, total_mem;
     sp_layer_hook_fn hook;
     void *hook_ctx;
@@ -89,35 +93,45 @@ static void cuda_note_memory(sp_engine_cuda *c)
     if (fr < c->least_free) c->least_free = fr;
 }
 
+/* Host -> device copy on the engine's stream, waited for: the (pageable) host buffer may be
+ * reused as soon as this returns, and no kernel on the stream can run before the data is there
+ * (a plain cudaMemcpy goes on the legacy stream, which the non-blocking stream does not wait
+ * for). For the one-time uploads: weights and rope tables. */
+static void cuda_put_sync(const sp_engine_cuda *c, void *dst, const void *src, size_t bytes)
+{
+    SP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
+    SP_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+}
+
 /* Rounds n fp32 values of the host buffer `stage` to bf16 (in place: element i is read before
  * slot i is written) and copies them to device dst. */
-static void cuda_put_bf16(uint16_t *dst, float *stage, size_t n)
+static void cuda_put_bf16(const sp_engine_cuda *c, uint16_t *dst, float *stage, size_t n)
 {
     uint16_t *h = (uint16_t *)stage;
     for (size_t i = 0; i < n; i++) h[i] = sp_f32_to_bf16(stage[i]);
-    SP_CUDA_CHECK(cudaMemcpy(dst, h, n * 2, cudaMemcpyHostToDevice));
+    cuda_put_sync(c, dst, h, n * 2);
 }
 
 /* Copies tensor t (numel elements, any dtype sp_tensor_to_f32 knows) to device dst as bf16
  * (dst_f32 NULL) or fp32. BF16 tensors go up unchanged; others are rounded once. stage: host
  * scratch of numel floats. */
-static int cuda_upload_tensor(const sp_tensor *t, int64_t numel, uint16_t *dst_bf16, float *dst_f32,
-                              float *stage, sp_error *err)
+static int cuda_upload_tensor(const sp_engine_cuda *c, const sp_tensor *t, int64_t numel,
+                              uint16_t *dst_bf16, float *dst_f32, float *stage, sp_error *err)
 {
     if (!t) return sp_error_set(err, "engine: a required tensor is missing from the model");
     if (sp_tensor_numel(t) != numel)
         return sp_error_set(err, "engine: tensor %s has %lld elements, expected %lld", t->name,
                             (long long)sp_tensor_numel(t), (long long)numel);
     if (dst_bf16 && t->dtype == SP_DT_BF16) {
-        SP_CUDA_CHECK(cudaMemcpy(dst_bf16, t->data, (size_t)numel * 2, cudaMemcpyHostToDevice));
+        cuda_put_sync(c, dst_bf16, t->data, (size_t)numel * 2);
         return 0;
     }
     if (sp_tensor_to_f32(t, stage, err) != 0) return sp_error_wrap(err, "engine: %s", t->name);
     if (dst_f32) {
-        SP_CUDA_CHECK(cudaMemcpy(dst_f32, stage, (size_t)numel * 4, cudaMemcpyHostToDevice));
+        cuda_put_sync(c, dst_f32, stage, (size_t)numel * 4);
         return 0;
     }
-    cuda_put_bf16(dst_bf16, stage, (size_t)numel);
+    cuda_put_bf16(c, dst_bf16, stage, (size_t)numel);
     return 0;
 }
 
@@ -131,14 +145,15 @@ static int cuda_upload_shard(const sp_engine_cuda *c, const sp_tensor *t, sp_tp_
     if (t && t->dtype == SP_DT_BF16 && t->ndim == 2 && t->shape[0] == s.n_rows &&
         t->shape[1] == s.n_cols) {
         const uint16_t *src = (const uint16_t *)t->data + s.rows.begin * s.n_cols + s.cols.begin;
-        SP_CUDA_CHECK(cudaMemcpy2D(dst, (size_t)s.cols.count * 2, src, (size_t)s.n_cols * 2,
-                                   (size_t)s.cols.count * 2, (size_t)s.rows.count,
-                                   cudaMemcpyHostToDevice));
+        SP_CUDA_CHECK(cudaMemcpy2DAsync(dst, (size_t)s.cols.count * 2, src, (size_t)s.n_cols * 2,
+                                        (size_t)s.cols.count * 2, (size_t)s.rows.count,
+                                        cudaMemcpyHostToDevice, c->stream));
+        SP_CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* as cuda_put_sync */
         return 0;
     }
     if (sp_tp_slice_to_f32(t, &s, stage, err) != 0)
         return sp_error_wrap(err, "engine (cuda): %s", sp_tp_weight_name(w));
-    cuda_put_bf16(dst, stage, (size_t)(s.rows.count * s.cols.count));
+    cuda_put_bf16(c, dst, stage, (size_t)(s.rows.count * s.cols.count));
     return 0;
 }
 
@@ -164,8 +179,8 @@ static int cuda_load_layer(sp_engine_cuda *c, const sp_layer_tensors *lt, const 
                            float *stage, sp_error *err)
 {
     int64_t H = c->H, qd = c->NH * c->D, kvd = c->NKV * c->D, F = c->F;
-    if (cuda_upload_tensor(lt->attn_norm, H, NULL, ly->attn_norm, stage, err) ||
-        cuda_upload_tensor(lt->mlp_norm, H, NULL, ly->mlp_norm, stage, err) ||
+    if (cuda_upload_tensor(c, lt->attn_norm, H, NULL, ly->attn_norm, stage, err) ||
+        cuda_upload_tensor(c, lt->mlp_norm, H, NULL, ly->mlp_norm, stage, err) ||
         cuda_upload_shard(c, lt->q, SP_TP_W_Q, ly->wqkv, stage, err) ||
         cuda_upload_shard(c, lt->k, SP_TP_W_K, ly->wqkv + qd * H, stage, err) ||
         cuda_upload_shard(c, lt->v, SP_TP_W_V, ly->wqkv + (qd + kvd) * H, stage, err) ||
@@ -197,9 +212,10 @@ static int cuda_load_weights(sp_engine_cuda *c, const sp_model *m, sp_error *err
     if (c->F * c->H > biggest) biggest = c->F * c->H;
     if (c->NH * c->D * c->H > biggest) biggest = c->NH * c->D * c->H;
     float *stage = sp_xmalloc((size_t)biggest * sizeof(float));
-    int rc = cuda_upload_tensor(m->embed, c->V * c->H, c->embed, NULL, stage, err) ||
-             cuda_upload_tensor(m->final_norm, c->H, NULL, c->final_norm, stage, err) ||
-             (!tied && cuda_upload_tensor(m->lm_head, c->V * c->H, c->lm_head, NULL, stage, err));
+    int rc = cuda_upload_tensor(c, m->embed, c->V * c->H, c->embed, NULL, stage, err) ||
+             cuda_upload_tensor(c, m->final_norm, c->H, NULL, c->final_norm, stage, err) ||
+             (!tied &&
+              cuda_upload_tensor(c, m->lm_head, c->V * c->H, c->lm_head, NULL, stage, err));
     for (int64_t l = 0; !rc && l < c->L; l++)
         if (cuda_load_layer(c, &m->layers[l], &c->layers[l], stage, err) != 0)
             rc = sp_error_wrap(err, "layer %lld", (long long)l);
@@ -307,6 +323,7 @@ void sp_engine_cuda_free(sp_engine_cuda *c)
     void *dev[] = {c->warena, c->d_cos, c->d_sin, c->ws}; /* none allocated: no CUDA call */
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]) SP_CUDA_CHECK(cudaFree(dev[i]));
+    if (c->pin) SP_CUDA_CHECK(cudaFreeHost(c->pin));
     if (c->comm != MPI_COMM_NULL) MPI_Comm_free(&c->comm);
     free(c->layers);
     free(c->inv_freq);
@@ -351,8 +368,8 @@ static void cuda_rope_reserve(sp_engine_cuda *c, int64_t n_pos)
     SP_CUDA_CHECK(cudaFree(c->d_sin));
     SP_CUDA_CHECK(cudaMalloc((void **)&c->d_cos, bytes));
     SP_CUDA_CHECK(cudaMalloc((void **)&c->d_sin, bytes));
-    SP_CUDA_CHECK(cudaMemcpy(c->d_cos, h, bytes, cudaMemcpyHostToDevice));
-    SP_CUDA_CHECK(cudaMemcpy(c->d_sin, h + n, bytes, cudaMemcpyHostToDevice));
+    cuda_put_sync(c, c->d_cos, h, bytes);
+    cuda_put_sync(c, c->d_sin, h + n, bytes);
     c->rope_cap = n_pos;
 }
 
@@ -431,25 +448,76 @@ static int cuda_workspace(sp_engine_cuda *c, const sp_batch *b, int64_t n_tiles,
     return 0;
 }
 
-/* Uploads tokens, positions and the attention structure (host scratch holds pos and tiles).
- * The rope tables already cover the batch (positions < the longest item's length). */
-static void cuda_upload_batch(sp_engine_cuda *c, const sp_batch *b, int config, int64_t n_tiles,
-                              const cuda_acts *a)
+/* Views of the pinned host staging of one forward: the head chunk's rows and targets, then the
+ * batch tables (the device views of cuda_acts they go to have the same shapes). */
+typedef struct {
+    int64_t *rows;     /* [C] */
+    int32_t *targets;  /* [C] */
+    int64_t *item_off; /* [n_items + 1] */
+    int32_t *tokens;   /* [T] */
+    int32_t *pos;      /* [T] */
+    int32_t *tiles;    /* [2 n_tiles] */
+    int32_t *prefix;   /* [n_items] */
+    int32_t *branch;   /* [T] or NULL */
+} cuda_stage;
+
+static void cuda_carve_stage(const sp_batch *b, int64_t n_tiles, cuda_carver *cv, cuda_stage *st)
 {
-    size_t T = (size_t)b->n_tokens;
-    int32_t *pos = cuda_host_scratch(c, (T + 2 * (size_t)n_tiles) * sizeof(int32_t));
-    int32_t *tiles = pos + T;
-    sp_batch_positions(b, pos);
-    sp_cuda_attn_tiles(b->item_off, b->n_items, config, tiles);
-    SP_CUDA_CHECK(cudaMemcpy(a->tokens, b->tokens, T * 4, cudaMemcpyHostToDevice));
-    SP_CUDA_CHECK(cudaMemcpy(a->pos, pos, T * 4, cudaMemcpyHostToDevice));
-    SP_CUDA_CHECK(cudaMemcpy(a->tiles, tiles, 2 * (size_t)n_tiles * 4, cudaMemcpyHostToDevice));
-    SP_CUDA_CHECK(cudaMemcpy(a->item_off, b->item_off, ((size_t)b->n_items + 1) * 8,
-                             cudaMemcpyHostToDevice));
-    SP_CUDA_CHECK(cudaMemcpy(a->prefix, b->prefix_len, (size_t)b->n_items * 4,
-                             cudaMemcpyHostToDevice));
-    if (b->branch)
-        SP_CUDA_CHECK(cudaMemcpy(a->branch, b->branch, T * 4, cudaMemcpyHostToDevice));
+    size_t T = (size_t)b->n_tokens, ni = (size_t)b->n_items;
+    st->rows = cuda_carve(cv, SP_CUDA_HEAD_CHUNK, 8);
+    st->targets = cuda_carve(cv, SP_CUDA_HEAD_CHUNK, 4);
+    st->item_off = cuda_carve(cv, ni + 1, 8);
+    st->tokens = cuda_carve(cv, T, 4);
+    st->pos = cuda_carve(cv, T, 4);
+    st->tiles = cuda_carve(cv, 2 * (size_t)n_tiles, 4);
+    st->prefix = cuda_carve(cv, ni, 4);
+    st->branch = b->branch ? cuda_carve(cv, T, 4) : NULL;
+}
+
+/* Carves the staging views from the pinned buffer, growing it when needed. The stream is idle
+ * here (every forward ends with a synchronize), so no queued copy still reads the old buffer. */
+static void cuda_stage_make(sp_engine_cuda *c, const sp_batch *b, int64_t n_tiles, cuda_stage *st)
+{
+    cuda_carver cv = {NULL, 0, 0};
+    cuda_carve_stage(b, n_tiles, &cv, st);
+    SP_ASSERT(!cv.overflow); /* smaller than the workspace, already checked */
+    if (cv.off > c->pin_cap) {
+        SP_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+        if (c->pin) SP_CUDA_CHECK(cudaFreeHost(c->pin));
+        c->pin = NULL, c->pin_cap = 0;
+        SP_CUDA_CHECK(cudaMallocHost((void **)&c->pin, cv.off));
+        c->pin_cap = cv.off;
+    }
+    cv = (cuda_carver){c->pin, 0, 0};
+    cuda_carve_stage(b, n_tiles, &cv, st);
+}
+
+/* Host (pinned) -> device, queued on the engine's stream (truly asynchronous: the host buffer
+ * must stay unchanged until the stream has passed this point). */
+static void cuda_put_async(const sp_engine_cuda *c, void *dst, const void *pinned, size_t bytes)
+{
+    SP_CUDA_CHECK(cudaMemcpyAsync(dst, pinned, bytes, cudaMemcpyHostToDevice, c->stream));
+}
+
+/* Stages tokens, positions and the attention structure in pinned memory and queues their
+ * copies ahead of the layers on the stream. The rope tables already cover the batch
+ * (positions < the longest item's length). */
+static void cuda_upload_batch(sp_engine_cuda *c, const sp_batch *b, int config, int64_t n_tiles,
+                              const cuda_stage *st, const cuda_acts *a)
+{
+    size_t T = (size_t)b->n_tokens, ni = (size_t)b->n_items;
+    memcpy(st->tokens, b->tokens, T * 4);
+    memcpy(st->item_off, b->item_off, (ni + 1) * 8);
+    memcpy(st->prefix, b->prefix_len, ni * 4);
+    if (b->branch) memcpy(st->branch, b->branch, T * 4);
+    sp_batch_positions(b, st->pos);
+    sp_cuda_attn_tiles(b->item_off, b->n_items, config, st->tiles);
+    cuda_put_async(c, a->tokens, st->tokens, T * 4);
+    cuda_put_async(c, a->pos, st->pos, T * 4);
+    cuda_put_async(c, a->tiles, st->tiles, 2 * (size_t)n_tiles * 4);
+    cuda_put_async(c, a->item_off, st->item_off, (ni + 1) * 8);
+    cuda_put_async(c, a->prefix, st->prefix, ni * 4);
+    if (b->branch) cuda_put_async(c, a->branch, st->branch, T * 4);
 }
 
 /* x[T, H] += the group's sum of A[T, K] W[H, K]^T (each rank holds its K columns). Without TP
@@ -488,21 +556,24 @@ static void cuda_layer_forward(sp_engine_cuda *c, const cuda_layer *ly, int64_t 
     cuda_linear_rowpar(c, a, a->hid, ly->wdown, T, F);
 }
 
-/* Final norm + lm_head + log-softmax on the requested rows, SP_CUDA_HEAD_CHUNK rows at a time. */
-static void cuda_head(sp_engine_cuda *c, const sp_head_request *req, const cuda_acts *a)
+/* Final norm + lm_head + log-softmax on the requested rows, SP_CUDA_HEAD_CHUNK rows at a time.
+ * Rows and targets go up through the staging (st), which each chunk's final synchronize frees
+ * for the next chunk. */
+static void cuda_head(sp_engine_cuda *c, const sp_head_request *req, const cuda_stage *st,
+                      const cuda_acts *a)
 {
     int64_t H = c->H, V = c->V;
     cudaStream_t s = c->stream;
     for (int64_t r0 = 0; r0 < req->n_rows; r0 += SP_CUDA_HEAD_CHUNK) {
         int64_t n = req->n_rows - r0 < SP_CUDA_HEAD_CHUNK ? req->n_rows - r0 : SP_CUDA_HEAD_CHUNK;
-        SP_CUDA_CHECK(cudaMemcpyAsync(a->rows, req->rows + r0, (size_t)n * 8,
-                                      cudaMemcpyHostToDevice, s));
+        memcpy(st->rows, req->rows + r0, (size_t)n * 8);
+        cuda_put_async(c, a->rows, st->rows, (size_t)n * 8);
         sp_cuda_gather_rows(a->hx, a->x, a->rows, n, H, s);
         sp_cuda_rmsnorm_bf16(a->hxn, a->hx, c->final_norm, n, H, (float)c->cfg.rms_eps, 0, s);
         sp_cuda_gemm_nt(c->gemm, a->logits, 0, a->hxn, c->lm_head, n, V, H, 0.0f);
         if (req->targets) {
-            SP_CUDA_CHECK(cudaMemcpyAsync(a->targets, req->targets + r0, (size_t)n * 4,
-                                          cudaMemcpyHostToDevice, s));
+            memcpy(st->targets, req->targets + r0, (size_t)n * 4);
+            cuda_put_async(c, a->targets, st->targets, (size_t)n * 4);
             sp_cuda_logsoftmax_gather(a->lp, a->logits, a->targets, n, V, 0, s);
             SP_CUDA_CHECK(cudaMemcpyAsync(req->out_logprob + r0, a->lp, (size_t)n * 4,
                                           cudaMemcpyDeviceToHost, s));
@@ -510,7 +581,7 @@ static void cuda_head(sp_engine_cuda *c, const sp_head_request *req, const cuda_
         if (req->out_logits)
             SP_CUDA_CHECK(cudaMemcpyAsync(req->out_logits + r0 * V, a->logits,
                                           (size_t)(n * V) * 4, cudaMemcpyDeviceToHost, s));
-        SP_CUDA_CHECK(cudaStreamSynchronize(s)); /* pageable copies; buffers reused next chunk */
+        SP_CUDA_CHECK(cudaStreamSynchronize(s)); /* staging and device buffers reused next chunk */
     }
 }
 
@@ -548,7 +619,9 @@ int sp_engine_cuda_forward(sp_engine_cuda *c, const sp_batch *b, const sp_mask *
     if (c->plan.size > 1) /* no rank may enter NCCL alone */
         rc = sp_tp_agree(c->comm, rc, "tensor parallelism (cuda)", err);
     if (rc != 0) return -1;
-    cuda_upload_batch(c, b, config, n_tiles, &a);
+    cuda_stage st;
+    cuda_stage_make(c, b, n_tiles, &st);
+    cuda_upload_batch(c, b, config, n_tiles, &st, &a);
     sp_cuda_attn_batch ab = {b->n_tokens, b->n_items, a.item_off, a.prefix, a.branch,
                              (int32_t)n_tiles, a.tiles};
     sp_cuda_embed(a.x, c->embed, a.tokens, b->n_tokens, c->H, c->stream);
@@ -559,7 +632,7 @@ int sp_engine_cuda_forward(sp_engine_cuda *c, const sp_batch *b, const sp_mask *
         if (c->sync_layers) SP_CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* async faults */
     }
     sp_fatal_context("lm_head", 0);
-    cuda_head(c, req, &a);
+    cuda_head(c, req, &st, &a);
     SP_CUDA_CHECK(cudaStreamSynchronize(c->stream));
     sp_fatal_context(NULL, 0);
     return 0;

@@ -1,7 +1,8 @@
 /* engine_cuda.h — the CUDA backend behind worker/engine.h (private to worker/), same calls as
  * engine_cpu.h: bf16 weights on the device (converted once from the sp_model tensors; q/k/v and
- * gate/up fused), fp32 residual stream and accumulation, bf16 GEMM inputs, cublasGemmEx with
- * CUBLAS_COMPUTE_32F, the kernels of kernels/ (one .cu per op family). Dimension letters as in engine.h. */
+ * gate/up fused), fp32 residual stream and accumulation, bf16 GEMM inputs, cuBLASLt GEMMs with
+ * CUBLAS_COMPUTE_32F (kernels/gemm.h), the kernels of kernels/ (one .cu per op family), tensor
+ * parallelism over NCCL (tp_nccl.h). Dimension letters as in engine.h. */
 #ifndef SP_ENGINE_CUDA_H
 #define SP_ENGINE_CUDA_H
 
@@ -12,9 +13,11 @@
 
 typedef struct sp_engine_cuda sp_engine_cuda;
 
-/* Fails with a message (never aborts) when the build has no CUDA, no device is usable, or
- * group has more than one rank (not implemented: tensor parallelism on CUDA). Uses the
- * calling thread's current device. */
+/* Fails with a message (never aborts) when the build has no CUDA, no device is usable, the
+ * dimensions are unsupported or the weights do not fit. A group of more than one rank (the same
+ * collective contract as sp_engine_create_group) shards the model over one GPU per rank (a
+ * build without NCCL refuses it: not implemented). The device: SWARMPRUNE_CUDA_DEVICE, else the
+ * node-local rank modulo the visible devices; it is made current on the calling thread. */
 int sp_engine_cuda_create(const sp_model *m, const sp_engine_options *opt, MPI_Comm group,
                           sp_engine_cuda **out, sp_error *err);
 void sp_engine_cuda_free(sp_engine_cuda *c);

@@ -15,8 +15,9 @@ typedef struct sp_tp_nccl sp_tp_nccl;
 
 /* Collective over `group` (size > 1), each rank on its current CUDA device. First checks over
  * MPI that no two ranks share a GPU (PCI bus ids; the message names both ranks and the GPU),
- * then creates the communicator. The result is the same on every rank (agreed over MPI) except
- * when NCCL itself fails on some ranks, which is reported where it happens. */
+ * then creates the communicator (non-blocking NCCL init, polled: no rank waits in NCCL longer
+ * than 45 s, so a group with a failing rank ends within 60 s). The result is the same on every
+ * rank (agreed over MPI); the message of the rank where NCCL failed names the NCCL error. */
 int sp_tp_nccl_create(MPI_Comm group, sp_tp_nccl **out, sp_error *err);
 void sp_tp_nccl_free(sp_tp_nccl *t);
 
