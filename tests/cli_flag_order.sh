@@ -35,6 +35,7 @@ ROWS=(
     "export|$TINY|--from $RES|--k 2|--out $TMP/export2|--force|--quiet"
     "convert|$TMP/absent.gguf|--out $TMP/conv|--dtype bf16"
     "plan|$TMP/job.json|--gpu h100-80|--nodes 1|--gpus-per-node 2|--json"
+    "heal|$TINY|--remove 3,7|--data $TMP/text.txt|--out $TMP/heal|--steps 2|--ctx 32|--batch-tokens 64|--quiet|--force"
 )
 
 # Timings and paths of temporary outputs differ from run to run: drop them.
