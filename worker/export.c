@@ -212,23 +212,7 @@ static int ex_write_shard(const sp_ex_plan *p, int s, const char *dir,
 
 static int ex_write_text(const char *dir, const char *name, char *text, sp_error *err)
 {
-    char path[PATH_MAX];
-    if (sp_ex_join(path, sizeof path, dir, name, err)) {
-        free(text);
-        return -1;
-    }
-    /* cJSON_Print indents with tabs and puts a tab after ':' (a literal tab cannot occur inside
-     * a printed string, cJSON escapes it): respell as Hugging Face's indent=2 files, add '\n'. */
-    size_t len = strlen(text), n = 0;
-    char *buf = sp_xmalloc(2 * len + 2);
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] != '\t') buf[n++] = text[i];
-        else if (i > 0 && text[i - 1] == ':') buf[n++] = ' ';
-        else buf[n++] = ' ', buf[n++] = ' ';
-    }
-    buf[n++] = '\n';
-    int rc = sp_ex_write_file(path, buf, n, err);
-    free(buf);
+    int rc = sp_ex_write_json_text(dir, name, text, err);
     free(text);
     return rc;
 }

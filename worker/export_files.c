@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,25 @@ int sp_ex_write_file(const char *path, const char *data, size_t len, sp_error *e
         return sp_error_set(err, "%s: write error: %s", path, strerror(e ? e : errno));
     }
     return 0;
+}
+
+int sp_ex_write_json_text(const char *dir, const char *name, const char *text, sp_error *err)
+{
+    char path[PATH_MAX];
+    if (sp_ex_join(path, sizeof path, dir, name, err)) return -1;
+    /* cJSON_Print indents with tabs and puts a tab after ':' (a literal tab cannot occur inside
+     * a printed string, cJSON escapes it): respell as Python's json indent=2, end in '\n'. */
+    size_t len = strlen(text), n = 0;
+    char *buf = sp_xmalloc(2 * len + 2);
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] != '\t') buf[n++] = text[i];
+        else if (i > 0 && text[i - 1] == ':') buf[n++] = ' ';
+        else buf[n++] = ' ', buf[n++] = ' ';
+    }
+    if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
+    int rc = sp_ex_write_file(path, buf, n, err);
+    free(buf);
+    return rc;
 }
 
 int sp_ex_copy_file(const char *src, const char *dst, int *copied, sp_error *err)

@@ -36,6 +36,9 @@ typedef struct {
 int sp_ex_join(char *buf, size_t size, const char *a, const char *b, sp_error *err);
 /* Durable files: created (O_EXCL), written, fsynced, closed; a failure removes the file. */
 int sp_ex_write_file(const char *path, const char *data, size_t len, sp_error *err);
+/* Writes dir/name from cJSON_Print text respelled as Python's json indent=2 (Hugging Face's and
+ * PEFT's files), ending in '\n'. */
+int sp_ex_write_json_text(const char *dir, const char *name, const char *text, sp_error *err);
 /* Copies src to dst (fsynced) when src exists; *copied = 0 when it does not. */
 int sp_ex_copy_file(const char *src, const char *dst, int *copied, sp_error *err);
 int sp_ex_fsync_dir(const char *dir, sp_error *err);

@@ -105,25 +105,6 @@ static int lio_write_weights(const sp_lora *l, const sp_mask *removed, const cha
     return rc;
 }
 
-/* Writes cJSON_Print text respelled as Python's json indent=2 (cJSON indents with tabs and puts
- * a tab after ':'; a literal tab cannot occur inside a printed string), ending in '\n'. */
-static int lio_write_text(const char *dir, const char *name, const char *text, sp_error *err)
-{
-    char path[PATH_MAX];
-    if (sp_ex_join(path, sizeof path, dir, name, err)) return -1;
-    size_t len = strlen(text), n = 0;
-    char *buf = sp_xmalloc(2 * len + 2);
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] != '\t') buf[n++] = text[i];
-        else if (i > 0 && text[i - 1] == ':') buf[n++] = ' ';
-        else buf[n++] = ' ', buf[n++] = ' ';
-    }
-    if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
-    int rc = sp_ex_write_file(path, buf, n, err);
-    free(buf);
-    return rc;
-}
-
 /* Moves tmp to dir (an existing dir set aside first and removed once tmp is in place). */
 static int lio_install(const char *tmp, const char *dir, int exists, sp_error *err)
 {
@@ -154,11 +135,12 @@ int sp_lora_save_peft(const sp_lora *l, const sp_mask *removed, const char *dir,
     sp_remove_tree(tmp);
     if (mkdir(tmp, 0755) != 0) return sp_error_set(err, "cannot create %s: %s", tmp, strerror(errno));
     char *cfg = lio_config_json(l, base_model);
-    int rc = lio_write_text(tmp, LIO_CONFIG, cfg, err);
+    int rc = sp_ex_write_json_text(tmp, LIO_CONFIG, cfg, err);
     free(cfg);
     if (rc == 0) rc = sp_ex_join(path, sizeof path, tmp, LIO_WEIGHTS, err);
     if (rc == 0) rc = lio_write_weights(l, removed, path, err);
-    if (rc == 0 && note_json) rc = lio_write_text(tmp, "swarmprune_heal.json", note_json, err);
+    if (rc == 0 && note_json)
+        rc = sp_ex_write_json_text(tmp, "swarmprune_heal.json", note_json, err);
     if (rc == 0) rc = sp_ex_fsync_dir(tmp, err);
     if (rc == 0) rc = lio_install(tmp, dir, exists, err);
     if (rc) {
