@@ -17,6 +17,7 @@
 
 #include "algorithm.h"
 #include "common/rng.h"
+#include "warm_path.h"
 
 enum { TAG_INIT_X = 1, TAG_INIT_V, TAG_R1, TAG_R2, TAG_BIT, TAG_RESTART_X, TAG_RESTART_V };
 
@@ -30,6 +31,7 @@ typedef struct {
     double gbest_fit;
     uint8_t has_gbest;
     sp_swap_search ls;      /* memetic local search around decode(gbest) */
+    sp_warm_path path;      /* greedy-path warm start (pso.warm_path), scored first */
 } pso_state;
 
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -99,7 +101,9 @@ static int pso_init_common(sp_algorithm *a, int binary)
     memcpy(s->pbest, s->x, nP * sizeof(double));
     sp_swap_search_init(&s->ls, s->P);
     s->ls.surrogate = a->params.pso.surrogate;
-    sp_algorithm_reserve(a, s->n + a->params.pso.local_search);
+    sp_warm_path_init(&s->path, s->P, sp_warm_path_width(&a->problem, a->params.pso.warm_path, a->params.n_warm, a->params.budget));
+    int cap = s->n + a->params.pso.local_search;
+    sp_algorithm_reserve(a, cap > s->P ? cap : s->P);
     return 0;
 }
 
@@ -109,6 +113,10 @@ static int bpso_init(sp_algorithm *a, sp_error *err) { return pso_init_common(a,
 static int pso_propose(sp_algorithm *a, sp_error *err)
 {
     pso_state *s = a->impl;
+    if (sp_warm_path_active(&s->path, &a->problem)) {
+        a->n_batch = sp_warm_path_propose(&s->path, &a->problem, a->batch);
+        return 0;
+    }
     for (int i = 0; i < s->n; i++) {
         const double *xi = s->x + (size_t)i * s->P;
         if (s->binary) bits_to_mask(&a->problem, xi, &a->batch[i].mask);
@@ -210,10 +218,29 @@ static void pso_observe_local(sp_algorithm *a, const double *fitness, const int 
     }
 }
 
+/* A greedy-path step was scored: its k-layer masks feed the local search's statistics; the
+ * finished path's mask becomes particle 0's position and the local search's center. */
+static void pso_observe_path(sp_algorithm *a, const double *fitness, const int *fidelity)
+{
+    pso_state *s = a->impl;
+    sp_warm_path_observe(&s->path, &a->problem, a->batch, fitness, fidelity, a->n_batch);
+    sp_swap_search_record(&s->ls, &a->problem, a->batch, fitness, fidelity, a->n_batch);
+    if (sp_warm_path_active(&s->path, &a->problem)) return;
+    double *x0 = s->x;
+    if (s->binary) mask_to_bits(&a->problem, &s->path.current, x0);
+    else sp_search_encode_mask(&a->problem, &s->path.current, 0.0, 1.0, x0);
+    memcpy(s->pbest, x0, (size_t)s->P * sizeof(double));
+    if (a->params.pso.local_search > 0) sp_swap_search_recenter(&s->ls, &s->path.current);
+}
+
 static int pso_observe(sp_algorithm *a, const double *fitness, const int *fidelity, sp_error *err)
 {
     pso_state *s = a->impl;
     const sp_pso_params *pp = &a->params.pso;
+    if (sp_warm_path_active(&s->path, &a->problem)) {
+        pso_observe_path(a, fitness, fidelity);
+        return 0;
+    }
     pso_update_bests(a, fitness, fidelity);
     pso_observe_local(a, fitness, fidelity);
     double vmax = pso_vmax(a, s);
@@ -253,6 +280,7 @@ static void pso_param_vec(const sp_algorithm *a, double *v)
     v[6] = pp->restart;
     v[7] = pp->local_search;
     v[8] = pp->surrogate;
+    v[9] = pp->warm_path;
 }
 
 static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
@@ -260,7 +288,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
     const pso_state *s = a->impl;
     const char *name = a->ops->name;
     char key[SP_STATE_NAME_MAX];
-    double pv[9], g[1] = {s->gbest_fit};
+    double pv[10], g[1] = {s->gbest_fit};
     pso_param_vec(a, pv);
     size_t n = (size_t)s->n, P = (size_t)s->P;
 #define PUT(suffix, call)                                                                     \
@@ -268,7 +296,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
         snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
         if (call) return -1;                                                                  \
     } while (0)
-    if (sp_alg_params_save(name, pv, 9, st, err)) return -1;
+    if (sp_alg_params_save(name, pv, 10, st, err)) return -1;
     PUT("positions", sp_state_put_f64(st, key, n, P, s->x, err));
     PUT("velocities", sp_state_put_f64(st, key, n, P, s->v, err));
     PUT("pbest", sp_state_put_f64(st, key, n, P, s->pbest, err));
@@ -279,6 +307,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
     PUT("gbest_fitness", sp_state_put_f64(st, key, 1, 0, g, err));
     PUT("has_gbest", sp_state_put_u8(st, key, 1, 0, &s->has_gbest, err));
 #undef PUT
+    if (sp_warm_path_save(&s->path, name, st, err)) return -1;
     return sp_swap_search_save(&s->ls, name, st, err);
 }
 
@@ -287,7 +316,7 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
     pso_state *s = a->impl;
     const char *name = a->ops->name;
     char key[SP_STATE_NAME_MAX];
-    double pv[9], g[1];
+    double pv[10], g[1];
     pso_param_vec(a, pv);
     size_t n = (size_t)s->n, P = (size_t)s->P;
 #define GET(suffix, call)                                                                     \
@@ -295,7 +324,7 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
         snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
         if (call) return -1;                                                                  \
     } while (0)
-    if (sp_alg_params_check(name, pv, 9, st, err)) return -1;
+    if (sp_alg_params_check(name, pv, 10, st, err)) return -1;
     GET("positions", sp_state_get_f64(st, key, n, P, s->x, err));
     GET("velocities", sp_state_get_f64(st, key, n, P, s->v, err));
     GET("pbest", sp_state_get_f64(st, key, n, P, s->pbest, err));
@@ -306,7 +335,9 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
     GET("gbest_fitness", sp_state_get_f64(st, key, 1, 0, g, err));
     GET("has_gbest", sp_state_get_u8(st, key, 1, 0, &s->has_gbest, err));
 #undef GET
-    if (sp_swap_search_load(&s->ls, &a->problem, name, st, err)) return -1;
+    if (sp_swap_search_load(&s->ls, &a->problem, name, st, err) ||
+        sp_warm_path_load(&s->path, &a->problem, name, st, err))
+        return -1;
     s->gbest_fit = g[0];
     for (size_t i = 0; i < n * P; i++)
         if (isnan(s->x[i]) || (s->binary && s->x[i] != 0.0 && s->x[i] != 1.0))
@@ -332,6 +363,7 @@ static void pso_release(sp_algorithm *a)
     free(s->stale);
     free(s->gbest);
     sp_swap_search_free(&s->ls);
+    sp_warm_path_free(&s->path);
 }
 
 const sp_algorithm_ops sp_pso_ops = {"pso", 0, pso_init, pso_propose, pso_observe,

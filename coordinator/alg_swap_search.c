@@ -151,7 +151,7 @@ static int surrogate_propose(const sp_swap_search *s, const sp_search_problem *p
 {
     int P = s->P, k = p->k, full = sp_search_full_fidelity(p);
     sp_surrogate model;
-    sp_surrogate_init(&model, P);
+    sp_surrogate_init(&model, P, k);
     sp_surrogate_fit(&model, p, &s->seen, 0);
     /* t[0]: one-swap neighbours, t[1]: farther masks (two-swaps, descents) */
     top_list t[2] = {{sp_xcalloc((size_t)m, sizeof(ranked)), 0, m},
@@ -207,6 +207,47 @@ static int surrogate_propose(const sp_swap_search *s, const sp_search_problem *p
     return n;
 }
 
+/* The second center: the best scored k-layer mask at least SP_LS_FAR swaps from the center
+ * (ties: first scored). 0 when there is none. */
+static int second_center(const sp_swap_search *s, const sp_search_problem *p, sp_mask *out)
+{
+    double best = INFINITY;
+    for (size_t i = 0; i < s->seen.n; i++) {
+        const sp_cache_entry *e = &s->seen.entries[i];
+        if (!(e->fitness < best) || sp_mask_count(&e->mask) != p->k) continue;
+        int diff = 0;
+        for (int d = 0; d < s->P; d++)
+            diff += sp_mask_test(&e->mask, p->prunable[d]) != sp_mask_test(&s->center, p->prunable[d]);
+        if (diff / 2 < SP_LS_FAR) continue;
+        best = e->fitness;
+        *out = e->mask;
+    }
+    return isfinite(best);
+}
+
+/* Surrogate proposals: around the center, and once it has stalled, half of them around the
+ * second center (masks the first half already holds are not repeated). */
+static int surrogate_propose_two(const sp_swap_search *s, const sp_search_problem *p,
+                                 uint64_t seed, const uint8_t *in_center, int m,
+                                 const sp_candidate *starts, int n_starts, sp_candidate *out)
+{
+    sp_mask second;
+    int m2 = s->stale >= SP_LS_STALE && m >= 2 && second_center(s, p, &second) ? m / 2 : 0;
+    int n = surrogate_propose(s, p, seed, in_center, m - m2, starts, n_starts, out);
+    if (m2 == 0) return n;
+    uint8_t in2[SP_MAX_LAYERS];
+    slots_of(p, &second, in2);
+    sp_candidate *more = sp_xcalloc((size_t)m2, sizeof *more);
+    int n2 = surrogate_propose(s, p, seed, in2, m2, NULL, 0, more);
+    for (int j = 0; j < n2; j++) {
+        int dup = 0;
+        for (int i = 0; i < n && !dup; i++) dup = sp_mask_equal(&out[i].mask, &more[j].mask);
+        if (!dup) out[n++] = more[j];
+    }
+    free(more);
+    return n;
+}
+
 int sp_swap_search_propose(const sp_swap_search *s, const sp_search_problem *p, uint64_t seed,
                            int64_t iteration, int m, sp_candidate *out)
 {
@@ -222,7 +263,7 @@ int sp_swap_search_propose_from(const sp_swap_search *s, const sp_search_problem
     uint8_t in_center[SP_MAX_LAYERS];
     for (int d = 0; d < P; d++) in_center[d] = (uint8_t)sp_mask_test(&s->center, p->prunable[d]);
     if (s->surrogate) {
-        n = surrogate_propose(s, p, seed, in_center, m, starts, n_starts, out);
+        n = surrogate_propose_two(s, p, seed, in_center, m, starts, n_starts, out);
         goto kicks;
     }
     uint8_t *taken = sp_xcalloc((size_t)P * (size_t)P, 1);
@@ -273,6 +314,11 @@ void sp_swap_search_record(sp_swap_search *s, const sp_search_problem *p, const 
         int dup = 0; /* a mask proposed by several members counts once per batch */
         for (int j = 0; j < i && !dup; j++) dup = sp_mask_equal(&c[j].mask, &c[i].mask);
         if (dup) continue;
+        if (sp_mask_count(&c[i].mask) != p->k) { /* the greedy path's shorter masks */
+            if (s->surrogate && !sp_fitness_cache_contains(&s->seen, &c[i].mask, 0))
+                sp_fitness_cache_insert(&s->seen, &c[i].mask, 0, fitness[i]);
+            continue;
+        }
         for (int d = 0; d < s->P; d++)
             if (sp_mask_test(&c[i].mask, p->prunable[d])) {
                 s->sum_with[d] += fitness[i];
@@ -305,7 +351,11 @@ void sp_swap_search_mark(sp_swap_search *s, const sp_search_problem *p, const sp
 
 void sp_swap_search_recenter(sp_swap_search *s, const sp_mask *center)
 {
-    if (s->has_center && sp_mask_equal(&s->center, center)) return;
+    if (s->has_center && sp_mask_equal(&s->center, center)) {
+        s->stale++;
+        return;
+    }
+    s->stale = 0;
     s->center = *center;
     s->has_center = 1;
     memset(s->tried, 0, (size_t)s->P * (size_t)s->P);
@@ -325,6 +375,7 @@ int sp_swap_search_save(const sp_swap_search *s, const char *name, sp_state *st,
     } while (0)
     PUT("ls_center", sp_state_put_i64(st, key, SP_MASK_WORDS, 0, cw, err));
     PUT("ls_has_center", sp_state_put_u8(st, key, 1, 0, &s->has_center, err));
+    PUT("ls_stale", sp_state_put_i64(st, key, 1, 0, &s->stale, err));
     PUT("ls_tried", sp_state_put_u8(st, key, P, P, s->tried, err));
     PUT("ls_sum_with", sp_state_put_f64(st, key, P, 0, s->sum_with, err));
     PUT("ls_n_with", sp_state_put_f64(st, key, P, 0, s->n_with, err));
@@ -349,6 +400,7 @@ int sp_swap_search_load(sp_swap_search *s, const sp_search_problem *p, const cha
     } while (0)
     GET("ls_center", sp_state_get_i64(st, key, SP_MASK_WORDS, 0, cw, err));
     GET("ls_has_center", sp_state_get_u8(st, key, 1, 0, &s->has_center, err));
+    GET("ls_stale", sp_state_get_i64(st, key, 1, 0, &s->stale, err));
     GET("ls_tried", sp_state_get_u8(st, key, P, P, s->tried, err));
     GET("ls_sum_with", sp_state_get_f64(st, key, P, 0, s->sum_with, err));
     GET("ls_n_with", sp_state_get_f64(st, key, P, 0, s->n_with, err));
@@ -359,6 +411,8 @@ int sp_swap_search_load(sp_swap_search *s, const sp_search_problem *p, const cha
     sp_search_masks_from_i64(cw, 1, &s->center);
     s->sum_all = all[0];
     s->n_all = all[1];
+    if (s->stale < 0)
+        return sp_error_set(err, "state: %s/ls_stale: negative (%lld)", name, (long long)s->stale);
     if (s->has_center > 1)
         return sp_error_set(err, "state: %s/ls_has_center: expected 0 or 1, got %d", name,
                             s->has_center);

@@ -16,6 +16,7 @@
 
 #include "algorithm.h"
 #include "common/rng.h"
+#include "warm_path.h"
 
 enum { TAG_INIT = 1, TAG_R1, TAG_R2, TAG_P, TAG_L, TAG_RAND, TAG_RESTART };
 
@@ -29,6 +30,7 @@ typedef struct {
     double *own_best;  /* [n] best full-fidelity fitness each whale has had */
     int64_t *stale;    /* [n] iterations since own_best improved (woa.restart) */
     sp_swap_search ls; /* memetic local search around decode(best) */
+    sp_warm_path path; /* greedy-path warm start (woa.warm_path), scored first */
 } woa_state;
 
 static int woa_init(sp_algorithm *a, sp_error *err)
@@ -54,13 +56,19 @@ static int woa_init(sp_algorithm *a, sp_error *err)
     }
     sp_swap_search_init(&s->ls, s->P);
     s->ls.surrogate = a->params.woa.surrogate;
-    sp_algorithm_reserve(a, s->n + a->params.woa.local_search);
+    sp_warm_path_init(&s->path, s->P, sp_warm_path_width(&a->problem, a->params.woa.warm_path, a->params.n_warm, a->params.budget));
+    int cap = s->n + a->params.woa.local_search;
+    sp_algorithm_reserve(a, cap > s->P ? cap : s->P);
     return 0;
 }
 
 static int woa_propose(sp_algorithm *a, sp_error *err)
 {
     woa_state *s = a->impl;
+    if (sp_warm_path_active(&s->path, &a->problem)) {
+        a->n_batch = sp_warm_path_propose(&s->path, &a->problem, a->batch);
+        return 0;
+    }
     for (int i = 0; i < s->n; i++) {
         sp_search_decode_topk(&a->problem, s->x + (size_t)i * s->P, &a->batch[i].mask);
         a->batch[i].fidelity = sp_search_full_fidelity(&a->problem);
@@ -132,10 +140,26 @@ static void woa_observe_local(sp_algorithm *a, const double *fitness, const int 
     }
 }
 
+/* A greedy-path step was scored (as pso_observe_path): the finished path's mask becomes whale
+ * 0's position and the local search's center. */
+static void woa_observe_path(sp_algorithm *a, const double *fitness, const int *fidelity)
+{
+    woa_state *s = a->impl;
+    sp_warm_path_observe(&s->path, &a->problem, a->batch, fitness, fidelity, a->n_batch);
+    sp_swap_search_record(&s->ls, &a->problem, a->batch, fitness, fidelity, a->n_batch);
+    if (sp_warm_path_active(&s->path, &a->problem)) return;
+    sp_search_encode_mask(&a->problem, &s->path.current, 0.0, 1.0, s->x);
+    if (a->params.woa.local_search > 0) sp_swap_search_recenter(&s->ls, &s->path.current);
+}
+
 static int woa_observe(sp_algorithm *a, const double *fitness, const int *fidelity, sp_error *err)
 {
     woa_state *s = a->impl;
     int full = sp_search_full_fidelity(&a->problem);
+    if (sp_warm_path_active(&s->path, &a->problem)) {
+        woa_observe_path(a, fitness, fidelity);
+        return 0;
+    }
     for (int i = 0; i < s->n; i++) {
         if (fidelity[i] == full && fitness[i] < s->best_fit) {
             memcpy(s->best, s->x + (size_t)i * s->P, (size_t)s->P * sizeof(double));
@@ -176,21 +200,23 @@ static void woa_param_vec(const sp_algorithm *a, double *v)
     v[3] = a->params.woa.restart;
     v[4] = a->params.woa.local_search;
     v[5] = a->params.woa.surrogate;
+    v[6] = a->params.woa.warm_path;
 }
 
 static int woa_save(const sp_algorithm *a, sp_state *st, sp_error *err)
 {
     const woa_state *s = a->impl;
-    double pv[6], bf[1] = {s->best_fit};
+    double pv[7], bf[1] = {s->best_fit};
     woa_param_vec(a, pv);
-    if (sp_alg_params_save("woa", pv, 6, st, err) ||
+    if (sp_alg_params_save("woa", pv, 7, st, err) ||
         sp_state_put_f64(st, "woa/positions", (size_t)s->n, (size_t)s->P, s->x, err) ||
         sp_state_put_f64(st, "woa/best", (size_t)s->P, 0, s->best, err) ||
         sp_state_put_f64(st, "woa/best_fitness", 1, 0, bf, err) ||
         sp_state_put_u8(st, "woa/has_best", 1, 0, &s->has_best, err) ||
         sp_state_put_f64(st, "woa/own_best", (size_t)s->n, 0, s->own_best, err) ||
         sp_state_put_i64(st, "woa/stale", (size_t)s->n, 0, s->stale, err) ||
-        sp_swap_search_save(&s->ls, "woa", st, err))
+        sp_swap_search_save(&s->ls, "woa", st, err) ||
+        sp_warm_path_save(&s->path, "woa", st, err))
         return -1;
     return 0;
 }
@@ -198,16 +224,17 @@ static int woa_save(const sp_algorithm *a, sp_state *st, sp_error *err)
 static int woa_load(sp_algorithm *a, const sp_state *st, sp_error *err)
 {
     woa_state *s = a->impl;
-    double pv[6], bf[1];
+    double pv[7], bf[1];
     woa_param_vec(a, pv);
-    if (sp_alg_params_check("woa", pv, 6, st, err) ||
+    if (sp_alg_params_check("woa", pv, 7, st, err) ||
         sp_state_get_f64(st, "woa/positions", (size_t)s->n, (size_t)s->P, s->x, err) ||
         sp_state_get_f64(st, "woa/best", (size_t)s->P, 0, s->best, err) ||
         sp_state_get_f64(st, "woa/best_fitness", 1, 0, bf, err) ||
         sp_state_get_u8(st, "woa/has_best", 1, 0, &s->has_best, err) ||
         sp_state_get_f64(st, "woa/own_best", (size_t)s->n, 0, s->own_best, err) ||
         sp_state_get_i64(st, "woa/stale", (size_t)s->n, 0, s->stale, err) ||
-        sp_swap_search_load(&s->ls, &a->problem, "woa", st, err))
+        sp_swap_search_load(&s->ls, &a->problem, "woa", st, err) ||
+        sp_warm_path_load(&s->path, &a->problem, "woa", st, err))
         return -1;
     s->best_fit = bf[0];
     for (size_t i = 0; i < (size_t)s->n * (size_t)s->P; i++)
@@ -225,6 +252,7 @@ static void woa_release(sp_algorithm *a)
     free(s->own_best);
     free(s->stale);
     sp_swap_search_free(&s->ls);
+    sp_warm_path_free(&s->path);
 }
 
 const sp_algorithm_ops sp_woa_ops = {"woa", 0, woa_init, woa_propose, woa_observe,

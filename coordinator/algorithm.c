@@ -12,6 +12,10 @@
 #ifndef SP_LS_DEFAULT
 #define SP_LS_DEFAULT 10
 #endif
+/* Candidates per step of the PSO / WOA greedy-path warm start (bench_search_quality). */
+#ifndef SP_WARM_PATH_DEFAULT
+#define SP_WARM_PATH_DEFAULT (-1) /* automatic: sp_warm_path_auto */
+#endif
 
 static const char *const kind_names[SP_ALG_COUNT] = {
     "pso", "bpso", "woa", "evo", "random", "exhaustive", "greedy", "fixed"};
@@ -39,11 +43,13 @@ void sp_search_params_default(sp_search_params *p, sp_alg_kind kind)
 {
     memset(p, 0, sizeof *p);
     p->kind = kind;
-    p->pso = (sp_pso_params){.swarm = 20, .inertia = 0.7, .c1 = 1.5, .c2 = 1.5, .vmax = 0.5,
+    p->pso = (sp_pso_params){.swarm = 10, .inertia = 0.7, .c1 = 1.5, .c2 = 1.5, .vmax = 0.5,
                              .bpso_vmax = 4.0, .restart = 10,
-                             .local_search = SP_LS_DEFAULT, .surrogate = 1};
-    p->woa = (sp_woa_params){.whales = 20, .b = 1.0, .max_iter = 50, .restart = 10,
-                             .local_search = SP_LS_DEFAULT, .surrogate = 1};
+                             .local_search = SP_LS_DEFAULT, .surrogate = 1,
+                             .warm_path = SP_WARM_PATH_DEFAULT};
+    p->woa = (sp_woa_params){.whales = 10, .b = 1.0, .max_iter = 50, .restart = 10,
+                             .local_search = SP_LS_DEFAULT, .surrogate = 1,
+                             .warm_path = SP_WARM_PATH_DEFAULT};
     p->evo = (sp_evo_params){.lambda = 8, .max_swaps = 3, .keep_ratio = 2};
     p->enumeration = (sp_enum_params){.batch = 20, .limit = 100000};
 }
@@ -76,7 +82,8 @@ static int validate_kind(const sp_search_params *p, const sp_search_problem *pro
             check_real(p->pso.c2, 0, 4, 0, "pso.c2", err) ||
             check_int(p->pso.restart, 0, 1000000, "pso.restart", err) ||
             check_int(p->pso.local_search, 0, 10000, "pso.local_search", err) ||
-            check_int(p->pso.surrogate, 0, 1, "pso.surrogate", err))
+            check_int(p->pso.surrogate, 0, 1, "pso.surrogate", err) ||
+            check_int(p->pso.warm_path, -1, 10000, "pso.warm_path", err))
             return -1;
         if (p->kind == SP_ALG_PSO) return check_real(p->pso.vmax, 0, 1, 1, "pso.vmax", err);
         return check_real(p->pso.bpso_vmax, 0, 20, 1, "pso.bpso_vmax", err);
@@ -86,7 +93,8 @@ static int validate_kind(const sp_search_params *p, const sp_search_problem *pro
                        check_int(p->woa.max_iter, 1, 100000000, "woa.max_iter", err) ||
                        check_int(p->woa.restart, 0, 1000000, "woa.restart", err) ||
                        check_int(p->woa.local_search, 0, 10000, "woa.local_search", err) ||
-                       check_int(p->woa.surrogate, 0, 1, "woa.surrogate", err)
+                       check_int(p->woa.surrogate, 0, 1, "woa.surrogate", err) ||
+                       check_int(p->woa.warm_path, -1, 10000, "woa.warm_path", err)
                    ? -1
                    : 0;
     case SP_ALG_EVO:

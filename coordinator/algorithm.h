@@ -29,7 +29,8 @@ typedef enum {
 
 /* Defaults in brackets. */
 typedef struct {
-    int swarm;        /* particles [20], 1..10000 */
+    int swarm;        /* particles [10], 1..10000 (20 before the greedy-path start: with it
+                         the local search does most of the work, bench_search_quality) */
     double inertia;   /* w [0.7], [0, 1.5] */
     double c1, c2;    /* cognitive / social [1.5, 1.5], [0, 4] */
     double vmax;      /* PSO velocity clamp as a fraction of the position range [0, 1] [0.5] */
@@ -41,10 +42,14 @@ typedef struct {
                          0..10000; 0 = plain PSO / BPSO as in the papers */
     int surrogate;    /* 1: the local search ranks neighbours by a fitted surrogate (see
                          sp_swap_search) [1]; 0: by per-slot marginal statistics */
+    int warm_path;    /* m > 0: a lazy greedy removal path (warm_path.h, m candidates per step)
+                         seeds the swarm and the local search before the swarm moves; -1 =
+                         automatic, max(4, ceil(P / 5)) [-1]; 0 = none (the papers' random
+                         start); skipped when warm masks are given */
 } sp_pso_params;
 
 typedef struct {
-    int whales;       /* [20], 1..10000 */
+    int whales;       /* [10], 1..10000 (as pso.swarm) */
     double b;         /* spiral shape [1.0], (0, 10] */
     int max_iter;     /* planned iterations over which a goes 2 -> 0 [50]; a = 0 afterwards */
     int restart;      /* re-draw a whale whose own best fitness has not improved for this many
@@ -52,6 +57,7 @@ typedef struct {
     int local_search; /* memetic step as pso.local_search, around the best whale [LS_DEFAULT],
                          0..10000; 0 = plain WOA */
     int surrogate;    /* as pso.surrogate [1] */
+    int warm_path;    /* as pso.warm_path [-1] */
 } sp_woa_params;
 
 typedef struct {
@@ -76,6 +82,11 @@ typedef struct {
      * exactly k prunable layers. */
     const sp_mask *warm;
     int n_warm;
+    /* Evaluations the search may spend (0 = unknown; the driver fills in its max_evals): PSO /
+     * WOA skip the greedy-path start when it would take more than half of them. Not part of
+     * the checkpoint's parameter check (a raised budget continues a search); the path's decision
+     * is kept in the state. */
+    int64_t budget;
 } sp_search_params;
 
 typedef struct sp_algorithm sp_algorithm;
@@ -141,6 +152,8 @@ int sp_alg_params_save(const char *name, const double *v, int n, sp_state *st, s
 int sp_alg_params_check(const char *name, const double *v, int n, const sp_state *st,
                         sp_error *err);
 
+#define SP_LS_STALE 1
+#define SP_LS_FAR 3
 /* Memetic swap local search (alg_swap_search.c), used by PSO and WOA when local_search > 0:
  * around the best mask so far (the center) it proposes untried one-swap neighbours (one removed
  * prunable layer restored, one kept one removed: exactly k stays removed, protected layers are
@@ -160,6 +173,10 @@ typedef struct {
     sp_fitness_cache seen; /* surrogate: full-fidelity scored masks (key fidelity 0) */
     sp_mask center;      /* the best mask so far */
     uint8_t has_center;
+    int64_t stale;       /* recenterings in a row that left the center where it was (surrogate:
+                            from SP_LS_STALE on, i.e. once a generation has not moved it, half
+                            the slots go to the one-swap neighbours of a second center: the best
+                            scored mask at least SP_LS_FAR swaps from the center, another basin) */
     uint8_t *tried;      /* [P x P] (restored slot, removed slot) already proposed from center */
     double *sum_with;    /* [P] sum of full-fidelity fitnesses of masks removing the slot */
     double *n_with;      /* [P] how many (distinct within a batch) */

@@ -174,12 +174,14 @@ static int parse_pso(const cJSON *s, sp_pso_params *p, sp_error *err)
 {
     static const char *const keys[] = {"swarm",     "inertia",      "c1",      "c2", "vmax",
                                        "bpso_vmax", "local_search", "restart", "surrogate",
-                                       NULL};
+                                       "warm_path", NULL};
     const cJSON *o = sp_json_get(s, "pso");
     if (!o) return 0;
     if (sp_json_check_object(o, "search.pso", keys, err)) return -1;
     int64_t swarm = p->swarm, ls = p->local_search, restart = p->restart, sur = p->surrogate;
+    int64_t path = p->warm_path;
     if (sp_json_member_int(o, "search.pso", "swarm", 0, 1, 10000, &swarm, err) < 0 ||
+        sp_json_member_int(o, "search.pso", "warm_path", 0, -1, 10000, &path, err) < 0 ||
         sp_json_member_int(o, "search.pso", "restart", 0, 0, 1000000, &restart, err) < 0 ||
         sp_json_member_int(o, "search.pso", "local_search", 0, 0, 10000, &ls, err) < 0 ||
         sp_json_member_int(o, "search.pso", "surrogate", 0, 0, 1, &sur, err) < 0 ||
@@ -193,19 +195,21 @@ static int parse_pso(const cJSON *s, sp_pso_params *p, sp_error *err)
     p->local_search = (int)ls;
     p->restart = (int)restart;
     p->surrogate = (int)sur;
+    p->warm_path = (int)path;
     return 0;
 }
 
 static int parse_woa(const cJSON *s, sp_woa_params *p, sp_error *err)
 {
     static const char *const keys[] = {"whales",  "b",         "max_iter", "local_search",
-                                       "restart", "surrogate", NULL};
+                                       "restart", "surrogate", "warm_path", NULL};
     const cJSON *o = sp_json_get(s, "woa");
     if (!o) return 0;
     if (sp_json_check_object(o, "search.woa", keys, err)) return -1;
     int64_t whales = p->whales, max_iter = p->max_iter, ls = p->local_search, restart = p->restart;
-    int64_t sur = p->surrogate;
+    int64_t sur = p->surrogate, path = p->warm_path;
     if (sp_json_member_int(o, "search.woa", "whales", 0, 1, 10000, &whales, err) < 0 ||
+        sp_json_member_int(o, "search.woa", "warm_path", 0, -1, 10000, &path, err) < 0 ||
         sp_json_member_int(o, "search.woa", "local_search", 0, 0, 10000, &ls, err) < 0 ||
         sp_json_member_int(o, "search.woa", "surrogate", 0, 0, 1, &sur, err) < 0 ||
         sp_json_member_int(o, "search.woa", "restart", 0, 0, 1000000, &restart, err) < 0 ||
@@ -217,6 +221,7 @@ static int parse_woa(const cJSON *s, sp_woa_params *p, sp_error *err)
     p->local_search = (int)ls;
     p->restart = (int)restart;
     p->surrogate = (int)sur;
+    p->warm_path = (int)path;
     return 0;
 }
 

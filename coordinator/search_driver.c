@@ -55,7 +55,9 @@ int sp_search_driver_init(sp_search_driver *d, const sp_search_problem *p,
 {
     memset(d, 0, sizeof *d);
     if (sp_driver_config_validate(cfg, p, err)) return -1;
-    if (sp_algorithm_create(p, params, seed, &d->alg, err)) return -1;
+    sp_search_params with_budget = *params;
+    if (with_budget.budget <= 0) with_budget.budget = cfg->max_evals;
+    if (sp_algorithm_create(p, &with_budget, seed, &d->alg, err)) return -1;
     d->problem = *p;
     d->cfg = *cfg;
     d->eval = eval;

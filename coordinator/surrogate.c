@@ -14,11 +14,12 @@ static int pair_offset(int P, int j) /* first pair feature at distance j (1-base
     return off;
 }
 
-void sp_surrogate_init(sp_surrogate *s, int P)
+void sp_surrogate_init(sp_surrogate *s, int P, int k)
 {
     memset(s, 0, sizeof *s);
     s->P = P;
-    s->nf = pair_offset(P, SP_SURROGATE_WINDOW + 1);
+    s->k = k;
+    s->nf = pair_offset(P, SP_SURROGATE_WINDOW + 1) + (k - 1);
     s->w = sp_xcalloc((size_t)s->nf, sizeof(double));
 }
 
@@ -29,12 +30,16 @@ void sp_surrogate_free(sp_surrogate *s)
 }
 
 /* Active feature indices of removed slots x[P] into idx (returns the count). */
-static int active_features(int P, const uint8_t *x, int *idx)
+static int active_features(int P, int k, const uint8_t *x, int *idx)
 {
-    int n = 0;
+    int n = 0, count = 0;
     idx[n++] = 0;
     for (int d = 0; d < P; d++)
-        if (x[d]) idx[n++] = 1 + d;
+        if (x[d]) {
+            idx[n++] = 1 + d;
+            count++;
+        }
+    if (count >= 1 && count < k) idx[n++] = pair_offset(P, SP_SURROGATE_WINDOW + 1) + count - 1;
     for (int j = 1; j <= SP_SURROGATE_WINDOW; j++) {
         int off = pair_offset(P, j);
         for (int d = 0; d + j < P; d++)
@@ -46,8 +51,8 @@ static int active_features(int P, const uint8_t *x, int *idx)
 double sp_surrogate_predict(const sp_surrogate *s, const uint8_t *x)
 {
     if (!s->fitted) return 0.0;
-    int idx[1 + SP_MAX_LAYERS * (SP_SURROGATE_WINDOW + 1)];
-    int n = active_features(s->P, x, idx);
+    int idx[2 + SP_MAX_LAYERS * (SP_SURROGATE_WINDOW + 1)];
+    int n = active_features(s->P, s->k, x, idx);
     double f = 0.0;
     for (int i = 0; i < n; i++) f += s->w[idx[i]];
     return f;
@@ -97,21 +102,24 @@ void sp_surrogate_fit(sp_surrogate *s, const sp_search_problem *p, const sp_fitn
     ybar /= (double)n_obs;
     double *A = sp_xcalloc((size_t)nf * (size_t)nf, sizeof(double));
     double *b = sp_xcalloc((size_t)nf, sizeof(double));
-    int idx[1 + SP_MAX_LAYERS * (SP_SURROGATE_WINDOW + 1)];
+    int idx[2 + SP_MAX_LAYERS * (SP_SURROGATE_WINDOW + 1)];
     for (size_t i = 0; i < data->n; i++) {
         const sp_cache_entry *e = &data->entries[i];
         if (e->fidelity != fidelity || !isfinite(e->fitness)) continue;
         uint8_t x[SP_MAX_LAYERS];
         for (int d = 0; d < P; d++) x[d] = (uint8_t)sp_mask_test(&e->mask, p->prunable[d]);
-        int n = active_features(P, x, idx);
+        int n = active_features(P, s->k, x, idx);
         for (int a = 0; a < n; a++) {
             b[idx[a]] += e->fitness - ybar;
             for (int c = 0; c < n; c++) A[(size_t)idx[a] * nf + idx[c]] += 1.0;
         }
     }
     A[0] += 1e-9;
+    int counts = pair_offset(P, SP_SURROGATE_WINDOW + 1); /* first count intercept */
     for (int f = 1; f < nf; f++)
-        A[(size_t)f * nf + f] += f < 1 + P ? SP_SURROGATE_RIDGE_ADD : SP_SURROGATE_RIDGE_PAIR;
+        A[(size_t)f * nf + f] += f < 1 + P       ? SP_SURROGATE_RIDGE_ADD
+                                 : f < counts    ? SP_SURROGATE_RIDGE_PAIR
+                                                 : 1e-9; /* unseen counts stay 0 */
     if (cholesky_solve(A, b, nf) == 0) {
         memcpy(s->w, b, (size_t)nf * sizeof(double));
         s->w[0] += ybar;

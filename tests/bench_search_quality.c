@@ -156,15 +156,18 @@ typedef struct {
     sp_alg_kind kind;
     int plain;     /* local_search 0: the paper's algorithm */
     int marginal;  /* surrogate 0: the local search ranks by per-layer mean fitness */
+    int no_path;   /* warm_path 0: random start (the defaults before the greedy-path start) */
     run_trace tr[MAX_SEEDS];
 } method;
 
 static method methods[] = {{.name = "PSO", .kind = SP_ALG_PSO},
                            {.name = "WOA", .kind = SP_ALG_WOA},
+                           {.name = "PSO no path", .kind = SP_ALG_PSO, .no_path = 1},
+                           {.name = "WOA no path", .kind = SP_ALG_WOA, .no_path = 1},
                            {.name = "PSO plain", .kind = SP_ALG_PSO, .plain = 1},
                            {.name = "WOA plain", .kind = SP_ALG_WOA, .plain = 1},
-                           {.name = "PSO marginal LS", .kind = SP_ALG_PSO, .marginal = 1},
-                           {.name = "WOA marginal LS", .kind = SP_ALG_WOA, .marginal = 1},
+                           {.name = "PSO marginal LS", .kind = SP_ALG_PSO, .marginal = 1, .no_path = 1},
+                           {.name = "WOA marginal LS", .kind = SP_ALG_WOA, .marginal = 1, .no_path = 1},
                            {.name = "EvoPress-style", .kind = SP_ALG_EVO}};
 enum { N_METHODS = sizeof methods / sizeof methods[0], M_EVO = N_METHODS - 1 };
 
@@ -281,7 +284,13 @@ static void bench_k(bench *b, const char *model, int k, int seeds, int check)
         sp_search_params_default(&sp, methods[mi].kind);
         if (getenv("SP_BENCH_LS")) /* experiments: another local_search for the defaults */
             sp.pso.local_search = sp.woa.local_search = atoi(getenv("SP_BENCH_LS"));
+        if (getenv("SP_BENCH_SWARM")) /* experiments: another swarm / whale count */
+            sp.pso.swarm = sp.woa.whales = atoi(getenv("SP_BENCH_SWARM"));
+        if (getenv("SP_BENCH_PATH")) /* experiments: another warm_path for the defaults */
+            sp.pso.warm_path = sp.woa.warm_path = atoi(getenv("SP_BENCH_PATH"));
         if (methods[mi].plain) sp.pso.local_search = sp.woa.local_search = 0;
+        if (methods[mi].plain || methods[mi].no_path) sp.pso.warm_path = sp.woa.warm_path = 0;
+        if (methods[mi].plain) sp.pso.swarm = sp.woa.whales = 20; /* as before our additions */
         if (methods[mi].marginal) sp.pso.surrogate = sp.woa.surrogate = 0;
         for (int s = 0; s < seeds; s++) { /* plain: only compared at B */
             run_search(b, &p, &sp, 1000 + (uint64_t)(seed0 + s), methods[mi].plain || methods[mi].marginal ? B : 2 * B,

@@ -28,6 +28,8 @@ sed 's/"swarm": 8/"swarm": 8, "inertia": 2/' "$TMP/bad.json" >"$TMP/bad1.json"
 expect_error "inertia out of range" "search.pso.inertia" "$SP_BIN" search "$TMP/bad1.json"
 sed 's/"swarm": 8/"swarm": 8, "surrogate": 2/' "$TMP/bad.json" >"$TMP/bad1s.json"
 expect_error "surrogate not 0/1" "search.pso.surrogate" "$SP_BIN" search "$TMP/bad1s.json"
+sed 's/"swarm": 8/"swarm": 8, "warm_path": -2/' "$TMP/bad.json" >"$TMP/bad1w.json"
+expect_error "warm_path negative" "search.pso.warm_path" "$SP_BIN" search "$TMP/bad1w.json"
 sed 's/"seed": 7/"seed": 7, "sede": 1/' "$TMP/bad.json" >"$TMP/bad2.json"
 expect_error "unknown key" 'unknown key "sede"' "$SP_BIN" search "$TMP/bad2.json"
 sed 's/"k": 5/"k": 0/' "$TMP/bad.json" >"$TMP/bad3.json"
@@ -164,7 +166,7 @@ history_of "$TMP/kill" >"$TMP/kill.hist"
 cmp -s "$TMP/ref.hist" "$TMP/kill.hist" || fail "history after kill -9 trials + resume differs"
 
 # --- corrupt and mismatched checkpoints are refused --------------------------------------------
-write_job "$TMP/c.json" "$TMP/c" pso 16
+write_job "$TMP/c.json" "$TMP/c" pso 30 # the greedy-path start's 3 generations: 22 + 4 + 4
 expect_ok "run for a checkpoint" "$SP_BIN" search "$TMP/c.json" --quiet
 rm -f "$TMP/c/DONE"
 cp "$TMP/c/checkpoint.h5" "$TMP/c/good.h5"

@@ -41,6 +41,10 @@ static run_result run(sp_alg_kind kind, test_obj_kind obj_kind, int F, int halvi
     sp_search_params_default(&sp, kind);
     sp.woa.max_iter = (int)(budget / sp.woa.whales);
     if (ls_override >= 0) sp.pso.local_search = sp.woa.local_search = ls_override;
+    if (ls_override == 0) { /* the papers' variants, at our former swarm size */
+        sp.pso.warm_path = sp.woa.warm_path = 0;
+        sp.pso.swarm = sp.woa.whales = 20;
+    }
     sp.warm = warm;
     sp.n_warm = n_warm;
     sp_driver_config cfg;
@@ -58,7 +62,9 @@ static run_result run(sp_alg_kind kind, test_obj_kind obj_kind, int F, int halvi
           (long long)budget);
     for (size_t i = 0; i < d.n_history; i++) {
         const sp_eval_record *r = &d.history[i];
-        int expect = kind == SP_ALG_GREEDY ? sp_mask_count(&r->mask) : 3;
+        /* greedy, and the greedy-path warm start of PSO / BPSO / WOA: 1..k layers */
+        int path = kind == SP_ALG_PSO || kind == SP_ALG_BPSO || kind == SP_ALG_WOA;
+        int expect = kind == SP_ALG_GREEDY || (path && n_warm == 0) ? sp_mask_count(&r->mask) : 3;
         CHECK(expect >= 1 && expect <= 3 && sp_search_mask_check(&p, &r->mask, expect, &err) == 0,
               "%s record %zu: %s", sp_alg_kind_name(kind), i, err.msg);
         CHECK(r->fidelity >= 0 && r->fidelity < F, "fidelity");
@@ -68,7 +74,9 @@ static run_result run(sp_alg_kind kind, test_obj_kind obj_kind, int F, int halvi
         if (i > 0) CHECK(r->best_so_far <= d.history[i - 1].best_so_far, "best is monotone");
     }
     /* Population frequencies: each generation's counts sum to k * batch (greedy: partial). */
-    for (int64_t g = 0; g < d.generation && kind != SP_ALG_GREEDY; g++) {
+    /* (PSO / BPSO / WOA: the path's generations 0 .. k-2 are partial too) */
+    int64_t g0 = kind == SP_ALG_PSO || kind == SP_ALG_BPSO || kind == SP_ALG_WOA ? 2 : 0;
+    for (int64_t g = g0; g < d.generation && kind != SP_ALG_GREEDY; g++) {
         int64_t s = 0;
         for (int l = 0; l < 16; l++) s += d.pop_counts[g * 16 + l];
         CHECK(s == 3 * d.pop_sizes[g], "population counts of generation %lld", (long long)g);
@@ -171,6 +179,96 @@ static void test_warm_start(void)
           (long long)r.evals);
 }
 
+/* Runs kind with warm_path m on objective obj (L = 16, k = 3) for `budget` evaluations. */
+static sp_search_driver *path_run(sp_alg_kind kind, int m, test_obj_kind obj, int64_t budget,
+                                  test_objective *o)
+{
+    sp_search_problem p;
+    sp_error err = {{0}};
+    SP_ASSERT(sp_search_problem_init(&p, 16, 3, NULL, 1, &err) == 0);
+    test_objective_init(o, obj, 16, 1, 4321);
+    sp_search_params sp;
+    sp_search_params_default(&sp, kind);
+    sp.pso.warm_path = sp.woa.warm_path = m;
+    sp.budget = 1000; /* the path runs even when max_evals stops the run right after it */
+    sp_driver_config cfg;
+    sp_driver_config_default(&cfg);
+    cfg.max_evals = budget;
+    sp_search_driver *d = sp_xcalloc(1, sizeof *d);
+    SP_ASSERT(sp_search_driver_init(d, &p, &sp, 9, &cfg, test_objective_batch, o, &err) == 0);
+    CHECK(sp_search_driver_run(d, -1, &err) == 0, "%s", err.msg);
+    return d;
+}
+
+static void test_warm_path(void)
+{
+    /* On an additive objective the lazy path's stale harms are exact, so the path (P + (k-1) m
+     * = 14 + 2 x 4 evaluations) ends on the optimum; generation 0 is every single slot, each
+     * later one m extensions of the previous generation's best. */
+    const sp_alg_kind kinds[] = {SP_ALG_PSO, SP_ALG_BPSO, SP_ALG_WOA};
+    for (int i = 0; i < 3; i++) {
+        test_objective o;
+        sp_search_driver *d = path_run(kinds[i], 4, OBJ_ADDITIVE, 22, &o);
+        sp_search_problem p = d->problem;
+        sp_mask opt, best;
+        test_objective_additive_optimum(&o, &p, &opt);
+        double f;
+        CHECK(d->n_history == 22 && sp_search_driver_best(d, &best, &f) &&
+                  sp_mask_equal(&best, &opt),
+              "%s: path of %zu evaluations missed the additive optimum", sp_alg_kind_name(kinds[i]),
+              d->n_history);
+        for (size_t r = 0; r < d->n_history; r++) {
+            int g = r < 14 ? 0 : r < 18 ? 1 : 2;
+            CHECK(d->history[r].generation == g && sp_mask_count(&d->history[r].mask) == g + 1,
+                  "%s record %zu: generation %lld, %d layers", sp_alg_kind_name(kinds[i]), r,
+                  (long long)d->history[r].generation, sp_mask_count(&d->history[r].mask));
+        }
+        sp_search_driver_free(d);
+        free(d);
+        sp_fitness_cache_free(&o.scored);
+    }
+    /* With m >= P the path is SLEB-style greedy: same masks in the same generations (pairwise
+     * objective, where stale harms are not exact). */
+    test_objective og, op;
+    sp_search_driver *g = path_run(SP_ALG_GREEDY, 0, OBJ_PAIRWISE, 1000, &og);
+    sp_search_driver *q = path_run(SP_ALG_PSO, 14, OBJ_PAIRWISE, (int64_t)g->n_history, &op);
+    CHECK(g->n_history == 14 + 13 + 12 && q->n_history == g->n_history, "%zu / %zu evaluations",
+          g->n_history, q->n_history);
+    for (size_t r = 0; r < g->n_history && r < q->n_history; r++) {
+        int same = 0; /* the order within a generation may differ */
+        for (size_t t = 0; t < q->n_history && !same; t++)
+            same = q->history[t].generation == g->history[r].generation &&
+                   sp_mask_equal(&q->history[t].mask, &g->history[r].mask);
+        CHECK(same, "greedy record %zu not on the path with m = P", r);
+    }
+    sp_search_driver_free(g);
+    sp_search_driver_free(q);
+    free(g);
+    free(q);
+    sp_fitness_cache_free(&og.scored);
+    sp_fitness_cache_free(&op.scored);
+    /* A budget under twice the path's cost (22) skips it: every candidate removes k layers. */
+    test_objective ob;
+    sp_search_problem p;
+    sp_error err = {{0}};
+    SP_ASSERT(sp_search_problem_init(&p, 16, 3, NULL, 1, &err) == 0);
+    test_objective_init(&ob, OBJ_ADDITIVE, 16, 1, 4321);
+    sp_search_params sp;
+    sp_search_params_default(&sp, SP_ALG_WOA);
+    sp_driver_config cfg;
+    sp_driver_config_default(&cfg);
+    cfg.max_evals = 43;
+    sp_search_driver d;
+    SP_ASSERT(sp_search_driver_init(&d, &p, &sp, 9, &cfg, test_objective_batch, &ob, &err) == 0);
+    CHECK(sp_search_driver_run(&d, -1, &err) == 0, "%s", err.msg);
+    int partial = 0;
+    for (size_t r = 0; r < d.n_history; r++) partial += sp_mask_count(&d.history[r].mask) != 3;
+    CHECK(d.n_history == 43 && partial == 0, "budget 43: %d partial masks in %zu evaluations",
+          partial, d.n_history);
+    sp_search_driver_free(&d);
+    sp_fitness_cache_free(&ob.scored);
+}
+
 static double fn_const(void *ctx, const sp_mask *m, int fid) { return 1.0; }
 
 static void test_stall_and_protocol(void)
@@ -194,6 +292,7 @@ static void test_stall_and_protocol(void)
     sp_search_driver_free(&d);
     /* Protocol errors: observe without proposal, wrong count, NaN fitness. */
     sp_algorithm *a;
+    sp.pso.warm_path = 0; /* the swarm's own batch (the path's first batch: the P slots) */
     SP_ASSERT(sp_algorithm_create(&p, &sp, 1, &a, &err) == 0);
     double f[20] = {0};
     int fid[20] = {0};
@@ -201,11 +300,11 @@ static void test_stall_and_protocol(void)
           err.msg);
     const sp_candidate *b;
     int n = sp_algorithm_propose(a, &b, &err);
-    CHECK(n == 20, "swarm batch %d", n);
-    CHECK(sp_algorithm_observe(a, f, fid, 19, &err) != 0 && strstr(err.msg, "19 fitnesses"),
+    CHECK(n == sp.pso.swarm, "swarm batch %d", n);
+    CHECK(sp_algorithm_observe(a, f, fid, n - 1, &err) != 0 && strstr(err.msg, "fitnesses for"),
           "%s", err.msg);
     f[3] = NAN;
-    CHECK(sp_algorithm_observe(a, f, fid, 20, &err) != 0 && strstr(err.msg, "candidate 3 is NaN"),
+    CHECK(sp_algorithm_observe(a, f, fid, n, &err) != 0 && strstr(err.msg, "candidate 3 is NaN"),
           "%s", err.msg);
     sp_algorithm_free(a);
 }
@@ -215,6 +314,7 @@ int main(void)
     test_find_optimum();
     test_determinism();
     test_warm_start();
+    test_warm_path();
     test_stall_and_protocol();
     return sp_test_finish("test_search_algos");
 }

@@ -47,8 +47,8 @@ static void test_fit(void)
     sp_fitness_cache data;
     sp_fitness_cache_init(&data);
     sp_surrogate s;
-    sp_surrogate_init(&s, p.n_prunable);
-    CHECK(s.nf == 1 + 14 + 13 + 12 + 11, "feature count %d", s.nf);
+    sp_surrogate_init(&s, p.n_prunable, p.k);
+    CHECK(s.nf == 1 + 14 + 13 + 12 + 11 + 3, "feature count %d", s.nf);
     sp_surrogate_fit(&s, &p, &data, 0);
     CHECK(!s.fitted, "no data, no fit");
     fill(&p, &data, 400, 3);
@@ -147,6 +147,36 @@ static void test_propose(void)
               sp_swap_search_load(&t, &p, "x", &st, &err) == 0, "%s", err.msg);
     CHECK(t.seen.n == s.seen.n && sp_swap_search_propose(&t, &p, 9, 0, 12, c2) == 12 &&
               memcmp(c, c2, sizeof c) == 0, "proposals after a state round trip");
+    /* A center that a generation left in place: half the slots (6) go around the second center,
+     * the best scored mask >= SP_LS_FAR swaps away, half of those (3) to its one-swap
+     * neighbours; the counter survives a state round trip. */
+    sp_swap_search_recenter(&s, &center);
+    CHECK(s.stale == 1, "stale %lld after recentering on the same mask", (long long)s.stale);
+    sp_mask second = center;
+    double best = INFINITY;
+    for (size_t i = 0; i < s.seen.n; i++)
+        if (distance(&s.seen.entries[i].mask, &center) >= 2 * SP_LS_FAR &&
+            s.seen.entries[i].fitness < best) {
+            best = s.seen.entries[i].fitness;
+            second = s.seen.entries[i].mask;
+        }
+    SP_ASSERT(isfinite(best));
+    n = sp_swap_search_propose(&s, &p, 9, 1, 12, c);
+    int near_second = 0;
+    for (int i = 0; i < n; i++) {
+        CHECK(!sp_fitness_cache_contains(&s.seen, &c[i].mask, 0), "stalled proposal %d scored", i);
+        near_second += distance(&c[i].mask, &second) == 2;
+    }
+    CHECK(n == 12 && near_second >= 3, "%d of %d proposals next to the second center", near_second,
+          n);
+    sp_state_free(&st);
+    sp_state_init(&st);
+    sp_swap_search_free(&t);
+    sp_swap_search_init(&t, p.n_prunable);
+    t.surrogate = 1;
+    CHECK(sp_swap_search_save(&s, "x", &st, &err) == 0 &&
+              sp_swap_search_load(&t, &p, "x", &st, &err) == 0 && t.stale == 1,
+          "%s", err.msg);
     sp_state_free(&st);
     sp_swap_search_free(&t);
     sp_swap_search_free(&s);
@@ -194,9 +224,61 @@ static void test_against_plain(void)
     }
 }
 
+/* Masks with fewer than k layers (the greedy path's) get their own intercepts: an offset per
+ * layer count in them changes no prediction at k (it would, by about the offset, without those
+ * intercepts), and they inform the per-layer and pair terms (few k-layer masks plus the partial
+ * ones predict better than the k-layer ones alone). */
+static void fit_with_partials(const sp_search_problem *p, double off1, double off2, int partials,
+                              sp_surrogate *s)
+{
+    sp_fitness_cache c;
+    sp_fitness_cache_init(&c);
+    fill(p, &c, 12, 5);
+    for (int d = 0; d < p->n_prunable && partials; d++) /* every single slot and close pair */
+        for (int e = d; e < p->n_prunable && e <= d + 2; e++) {
+            sp_mask m;
+            sp_mask_clear(&m);
+            sp_mask_set(&m, p->prunable[d]);
+            sp_mask_set(&m, p->prunable[e]);
+            sp_fitness_cache_insert(&c, &m, 0, pair_objective(&m) + (d == e ? off1 : off2));
+        }
+    sp_surrogate_init(s, p->n_prunable, p->k);
+    sp_surrogate_fit(s, p, &c, 0);
+    sp_fitness_cache_free(&c);
+}
+
+static void test_partial_masks(void)
+{
+    sp_search_problem p;
+    sp_error err = {{0}};
+    SP_ASSERT(sp_search_problem_init(&p, NL, 4, NULL, 1, &err) == 0);
+    sp_surrogate none, plain, shifted;
+    fit_with_partials(&p, 0, 0, 0, &none);
+    fit_with_partials(&p, 0, 0, 1, &plain);
+    fit_with_partials(&p, -3.0, -1.0, 1, &shifted); /* a super-additive count effect */
+    double err_none = 0, err_plain = 0, moved = 0;
+    for (int i = 0; i < 200; i++) {
+        sp_mask m;
+        uint8_t x[SP_MAX_LAYERS];
+        sp_search_random_mask(&p, 77, 3, (uint64_t)i, &m);
+        slots(&p, &m, x);
+        double t = pair_objective(&m);
+        err_none += fabs(sp_surrogate_predict(&none, x) - t) / 200;
+        err_plain += fabs(sp_surrogate_predict(&plain, x) - t) / 200;
+        moved = fmax(moved, fabs(sp_surrogate_predict(&shifted, x) - sp_surrogate_predict(&plain, x)));
+    }
+    CHECK(moved < 1e-6, "an offset in the partial masks moved a prediction at k by %g", moved);
+    CHECK(err_plain < 0.7 * err_none, "partial masks did not help: mean error %g with, %g without",
+          err_plain, err_none);
+    sp_surrogate_free(&none);
+    sp_surrogate_free(&plain);
+    sp_surrogate_free(&shifted);
+}
+
 int main(void)
 {
     test_fit();
+    test_partial_masks();
     test_propose();
     test_against_plain();
     return sp_test_finish("test_surrogate");
