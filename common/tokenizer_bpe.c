@@ -106,13 +106,13 @@ void sp_tok_strmap_put(sp_tok_strmap *m, const void *key, size_t len, uint64_t v
     }
     size_t need;
     SP_ASSERT(sp_add_size(m->arena_len, len, &need) == 0 && need < UINT32_MAX);
-    if (need > m->arena_cap) {
+    if (need > m->arena_cap || !m->arena) { /* allocated by the first key, even an empty one */
         size_t cap = m->arena_cap ? m->arena_cap : 4096;
         while (cap < need) cap *= 2;
         m->arena = sp_xrealloc(m->arena, cap);
         m->arena_cap = cap;
     }
-    if (len) memcpy(m->arena + m->arena_len, key, len); /* arena is NULL before the first byte */
+    if (len) memcpy(m->arena + m->arena_len, key, len); /* key may be NULL when len is 0 */
     s->key_off = (uint32_t)m->arena_len;
     s->key_len = (uint32_t)len;
     s->hash = h;

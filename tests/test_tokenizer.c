@@ -193,6 +193,17 @@ static void test_small(void)
         sp_tokenizer_free(t);
         t = NULL;
     }
+    /* found by fuzz_tokenizer_load (UBSan, campaign): a second vocab key with the same (empty)
+     * bytes as an empty first key looked it up in the map while its arena was still NULL */
+    p = write_tmp("s5.json", SMALL_HEAD "\"model\": {\"type\": \"BPE\", \"vocab\": {\"\": 8, "
+                  "\"\": 9, \"a\": 0, \"b\": 1, \"c\": 2, \"ab\": 3, \"bc\": 4, \"abc\": 5, "
+                  "\"\\u0120\": 6, \"aa\": 7}, \"merges\": [\"a b\"]}}");
+    CHECK(sp_tokenizer_load(p, &t, &err) == 0, "empty vocab key twice: %s", err.msg);
+    if (t) {
+        check_small(t, "abc", (int32_t[]){3, 2}, 2);
+        sp_tokenizer_free(t);
+        t = NULL;
+    }
     /* added tokens with lstrip/rstrip; template "<x> A <y>" applied when BOS is requested */
     p = write_tmp("s3.json", SMALL_HEAD "\"added_tokens\": [{\"id\": 8, \"content\": \"<x>\", "
                   "\"lstrip\": true, \"rstrip\": true, \"special\": true}, {\"id\": 9, "
