@@ -221,13 +221,13 @@ static void sp_tok_cache_put(sp_tok_cache *c, const uint8_t *w, size_t n, const 
 {
     pthread_mutex_lock(&c->lock);
     if (c->map.count < SP_TOK_CACHE_MAX_ENTRIES && c->ids_len + count < UINT32_MAX) {
-        if (c->ids_len + count > c->ids_cap) {
+        if (c->ids_len + count > c->ids_cap || !c->ids) { /* even for a first word of no ids */
             size_t cap = c->ids_cap ? c->ids_cap : 4096;
             while (cap < c->ids_len + count) cap *= 2;
             c->ids = sp_xrealloc(c->ids, cap * sizeof *c->ids);
             c->ids_cap = cap;
         }
-        if (count) memcpy(c->ids + c->ids_len, ids, count * sizeof *ids); /* ids NULL at first */
+        if (count) memcpy(c->ids + c->ids_len, ids, count * sizeof *ids); /* ids NULL if 0 */
         sp_tok_strmap_put(&c->map, w, n, ((uint64_t)c->ids_len << 32) | (uint32_t)count);
         c->ids_len += count;
     }
