@@ -32,6 +32,15 @@ static double cv_shortest_f32(double x)
     return (double)f;
 }
 
+/* x rounded as cv_shortest_f32 does into *out; 0 when that lies in [lo, hi] (0 < lo <= hi), the
+ * ranges config.json accepts (model_config.c), so the written config parses back. */
+static int cv_f32_in(double x, double lo, double hi, double *out)
+{
+    if (!(x >= lo / 2 && x <= hi * 2)) return -1; /* also NaN; keeps the float cast in range */
+    *out = cv_shortest_f32(x);
+    return *out >= lo && *out <= hi ? 0 : -1;
+}
+
 static int cv_arch(const sp_gguf *g, sp_error *err)
 {
     const char *arch;
@@ -99,16 +108,14 @@ static int cv_rope(const sp_gguf *g, sp_model_config *cfg, sp_error *err)
     double eps = 0, factor = 0;
     if (sp_gguf_get_double(g, "llama.attention.layer_norm_rms_epsilon", 1, &eps, err) < 0)
         return -1;
-    if (!(eps > 0 && eps < 1))
-        return sp_error_set(err, "%s: llama.attention.layer_norm_rms_epsilon %g outside (0, 1)",
-                            g->path, eps);
-    cfg->rms_eps = cv_shortest_f32(eps);
+    if (cv_f32_in(eps, 1e-12, 1, &cfg->rms_eps))
+        return sp_error_set(err, "%s: llama.attention.layer_norm_rms_epsilon %g outside "
+                                 "[1e-12, 1]", g->path, eps);
     cfg->rope_theta = 10000.0;
     if (sp_gguf_get_double(g, "llama.rope.freq_base", 0, &cfg->rope_theta, err) < 0) return -1;
-    if (!(cfg->rope_theta >= 1.0))
-        return sp_error_set(err, "%s: llama.rope.freq_base %g must be >= 1", g->path,
-                            cfg->rope_theta);
-    cfg->rope_theta = cv_shortest_f32(cfg->rope_theta);
+    double theta = cfg->rope_theta;
+    if (cv_f32_in(theta, 1, 1e12, &cfg->rope_theta))
+        return sp_error_set(err, "%s: llama.rope.freq_base %g outside [1, 1e12]", g->path, theta);
     cfg->rope_kind = SP_ROPE_DEFAULT;
     cfg->rope_factor = 1.0;
     const char *type = "none";
@@ -123,10 +130,10 @@ static int cv_rope(const sp_gguf *g, sp_model_config *cfg, sp_error *err)
                                  "linear)", g->path, (int)(tlen < 32 ? tlen : 32), type);
     if (rc != 1 && sp_gguf_get_double(g, "llama.rope.scaling.factor", 1, &factor, err) < 0)
         return -1;
-    if (!(factor > 0))
-        return sp_error_set(err, "%s: rope scaling factor %g must be positive", g->path, factor);
     cfg->rope_kind = SP_ROPE_LINEAR;
-    cfg->rope_factor = cv_shortest_f32(factor);
+    if (cv_f32_in(factor, 1e-6, 1e6, &cfg->rope_factor))
+        return sp_error_set(err, "%s: rope scaling factor %g outside [1e-6, 1e6]", g->path,
+                            factor);
     return 0;
 }
 
@@ -145,6 +152,9 @@ int sp_gguf_to_config(const sp_gguf *g, sp_model_config *cfg, sp_error *err)
                                  "%d ne[0] %lld", g->path, (long long)cfg->hidden, emb->n_dims,
                             (long long)emb->ne[0]);
     cfg->vocab = emb->ne[1];
+    if (cfg->vocab > (1 << 24)) /* config.json's limit (model_config.c) */
+        return sp_error_set(err, "%s: tensor \"token_embd.weight\": %lld tokens, at most %d "
+                                 "supported", g->path, (long long)cfg->vocab, 1 << 24);
     int64_t v = cfg->vocab;
     if (sp_gguf_get_int(g, "llama.vocab_size", 0, 1, INT32_MAX, &v, err) < 0) return -1;
     if (v != cfg->vocab)

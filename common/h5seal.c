@@ -101,9 +101,11 @@ int sp_h5seal_verify(const unsigned char *buf, size_t len, sp_error *err)
     seal_block(buf, len, want);
     if (memcmp(want, buf, SP_H5SEAL_BLOCK) != 0) {
         char stored[80];
-        size_t m = strcspn((const char *)buf + strlen(SEAL_MAGIC), "\0");
-        snprintf(stored, sizeof stored, "%.*s", (int)(m < 60 ? m : 60),
-                 (const char *)buf + strlen(SEAL_MAGIC));
+        const char *text = (const char *)buf + strlen(SEAL_MAGIC);
+        size_t room = SP_H5SEAL_BLOCK - strlen(SEAL_MAGIC); /* the block may hold no NUL */
+        const char *nul = memchr(text, '\0', room);
+        size_t m = nul ? (size_t)(nul - text) : room;
+        snprintf(stored, sizeof stored, "%.*s", (int)(m < 60 ? m : 60), text);
         for (char *p = stored; *p; p++)
             if (*p == '\n') *p = ' ';
         return sp_error_set(err, "whole-file checksum mismatch (file of %zu bytes, seal says "

@@ -106,13 +106,13 @@ void sp_tok_strmap_put(sp_tok_strmap *m, const void *key, size_t len, uint64_t v
     }
     size_t need;
     SP_ASSERT(sp_add_size(m->arena_len, len, &need) == 0 && need < UINT32_MAX);
-    if (need > m->arena_cap) {
+    if (need > m->arena_cap || !m->arena) { /* allocated by the first key, even an empty one */
         size_t cap = m->arena_cap ? m->arena_cap : 4096;
         while (cap < need) cap *= 2;
         m->arena = sp_xrealloc(m->arena, cap);
         m->arena_cap = cap;
     }
-    if (len) memcpy(m->arena + m->arena_len, key, len); /* arena is NULL before the first byte */
+    if (len) memcpy(m->arena + m->arena_len, key, len); /* key may be NULL when len is 0 */
     s->key_off = (uint32_t)m->arena_len;
     s->key_len = (uint32_t)len;
     s->hash = h;
@@ -221,13 +221,13 @@ static void sp_tok_cache_put(sp_tok_cache *c, const uint8_t *w, size_t n, const 
 {
     pthread_mutex_lock(&c->lock);
     if (c->map.count < SP_TOK_CACHE_MAX_ENTRIES && c->ids_len + count < UINT32_MAX) {
-        if (c->ids_len + count > c->ids_cap) {
+        if (c->ids_len + count > c->ids_cap || !c->ids) { /* even for a first word of no ids */
             size_t cap = c->ids_cap ? c->ids_cap : 4096;
             while (cap < c->ids_len + count) cap *= 2;
             c->ids = sp_xrealloc(c->ids, cap * sizeof *c->ids);
             c->ids_cap = cap;
         }
-        if (count) memcpy(c->ids + c->ids_len, ids, count * sizeof *ids); /* ids NULL at first */
+        if (count) memcpy(c->ids + c->ids_len, ids, count * sizeof *ids); /* ids NULL if 0 */
         sp_tok_strmap_put(&c->map, w, n, ((uint64_t)c->ids_len << 32) | (uint32_t)count);
         c->ids_len += count;
     }

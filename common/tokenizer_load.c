@@ -85,13 +85,13 @@ static int sp_tok_set_id(sp_tokenizer *tok, int64_t id, const char *b, size_t n,
     if (tok->id_len[id] != UINT32_MAX && !force) return 0;
     size_t need;
     SP_ASSERT(sp_add_size(tok->arena_len, n, &need) == 0 && need < UINT32_MAX);
-    if (need > tok->arena_cap) {
+    if (need > tok->arena_cap || !tok->arena) { /* allocated by the first id, even an empty one */
         size_t cap = tok->arena_cap ? tok->arena_cap : 1 << 16;
         while (cap < need) cap *= 2;
         tok->arena = sp_xrealloc(tok->arena, cap);
         tok->arena_cap = cap;
     }
-    if (n) memcpy(tok->arena + tok->arena_len, b, n); /* arena is NULL before the first byte */
+    if (n) memcpy(tok->arena + tok->arena_len, b, n); /* b may be NULL when n is 0 */
     tok->id_off[id] = (uint32_t)tok->arena_len;
     tok->id_len[id] = (uint32_t)n;
     tok->arena_len = need;

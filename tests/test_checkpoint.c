@@ -482,6 +482,23 @@ static void test_inspect(void)
     sp_ckpt_free(&c);
 }
 
+/* Found by fuzz_checkpoint (ASan): a seal block with the magic but no NUL byte made the
+ * mismatch message strlen past the end of the file. Exactly sized heap buffer, no NUL at all. */
+static void test_seal_without_nul(void)
+{
+    const char magic[] = "swarmprune-h5-seal 1\nsize 1024\n";
+    size_t len = SP_H5SEAL_BLOCK + 73;
+    unsigned char *buf = malloc(len);
+    memset(buf, 'x', len);
+    memcpy(buf, magic, sizeof magic - 1);
+    sp_error err = {{0}};
+    CHECK(sp_h5seal_verify(buf, len, &err) != 0 &&
+              strstr(err.msg, "whole-file checksum mismatch (file of 585 bytes, seal says "
+                              "\"size 1024 xxxxxxxx"),
+          "NUL-free seal block: %s", err.msg);
+    free(buf);
+}
+
 int main(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* as swarmprune's main does */
@@ -497,6 +514,7 @@ int main(void)
     test_lock();
     test_sigkill();
     test_inspect();
+    test_seal_without_nul();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (sp_test_failures == 0 && !getenv("SP_TEST_KEEP") && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);

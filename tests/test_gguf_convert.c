@@ -60,6 +60,7 @@ static int8_t emb_q(int r, int j) { return (int8_t)((r * 3 + j) % 200 - 100); }
 typedef struct {
     int drop_block_count, extra_tensor, drop_tensor;
     int unknown_merge; /* a merge of tokens not in the vocabulary */
+    float eps, theta;  /* rms epsilon (0: 1e-5) and rope.freq_base (0: absent) */
 } craft_opts;
 
 static void craft_tokenizer(gc_file *f, int unknown_merge)
@@ -139,7 +140,8 @@ static void craft_model(const char *path, const craft_opts *o)
     gc_kv_u32(&f, "llama.feed_forward_length", F);
     gc_kv_u32(&f, "llama.attention.head_count", NH);
     gc_kv_u32(&f, "llama.attention.head_count_kv", NKV);
-    gc_kv_f32(&f, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    gc_kv_f32(&f, "llama.attention.layer_norm_rms_epsilon", o->eps != 0 ? o->eps : 1e-5f);
+    if (o->theta != 0) gc_kv_f32(&f, "llama.rope.freq_base", o->theta);
     gc_kv_u32(&f, "llama.rope.dimension_count", D);
     craft_tokenizer(&f, o->unknown_merge);
     static uint8_t emb[V * 34];
@@ -302,6 +304,11 @@ static void test_crafted(void)
     expect_fail(&c, "blk.1.ffn_down.weight\" is missing");
     craft_opts m = {.unknown_merge = 1}; /* refused at convert, not later at load */
     expect_fail(&m, "model.merges[2]");
+    /* found by fuzz_gguf: values config.json refuses were accepted, and the converter then died
+     * on its own assertion that the config it wrote parses back */
+    craft_opts e = {.eps = 9.3132255e-15f}, t = {.theta = 1e13f};
+    expect_fail(&e, "layer_norm_rms_epsilon 9.31323e-15 outside [1e-12, 1]");
+    expect_fail(&t, "llama.rope.freq_base 1e+13 outside [1, 1e12]");
 }
 
 /* sp_model_open on a .gguf path converts it once into the cache and opens the result. */

@@ -177,6 +177,15 @@ static void test_small(void)
                   ", \"merges\": [[\"b\", \"c\"], [\"a\", \"b\"]]}}");
     CHECK(sp_tokenizer_load(p, &t, &err) == 0, "%s", err.msg);
     if (t) {
+        /* found by fuzz_tokenizer_load (UBSan, second round): a word of bytes without tokens
+         * gives no ids; cached first (no id array yet) and looked up again, it computed NULL + 0 */
+        for (int k = 0; k < 2; k++) {
+            int32_t *ids = NULL;
+            size_t n = 1;
+            CHECK(sp_tokenizer_encode(t, "xx", 2, 0, &ids, &n, &err) == 0 && n == 0,
+                  "\"xx\" (time %d): n=%zu %s", k + 1, n, err.msg);
+            free(ids);
+        }
         check_small(t, "abc", (int32_t[]){0, 4}, 2);
         check_small(t, "abab", (int32_t[]){3, 3}, 2);
         sp_tokenizer_free(t);
@@ -190,6 +199,17 @@ static void test_small(void)
     CHECK(sp_tokenizer_load(p, &t, &err) == 0, "empty vocab key: %s", err.msg);
     if (t) {
         check_small(t, "abc", (int32_t[]){5}, 1);
+        sp_tokenizer_free(t);
+        t = NULL;
+    }
+    /* found by fuzz_tokenizer_load (UBSan, campaign): a second vocab key with the same (empty)
+     * bytes as an empty first key looked it up in the map while its arena was still NULL */
+    p = write_tmp("s5.json", SMALL_HEAD "\"model\": {\"type\": \"BPE\", \"vocab\": {\"\": 8, "
+                  "\"\": 9, \"a\": 0, \"b\": 1, \"c\": 2, \"ab\": 3, \"bc\": 4, \"abc\": 5, "
+                  "\"\\u0120\": 6, \"aa\": 7}, \"merges\": [\"a b\"]}}");
+    CHECK(sp_tokenizer_load(p, &t, &err) == 0, "empty vocab key twice: %s", err.msg);
+    if (t) {
+        check_small(t, "abc", (int32_t[]){3, 2}, 2);
         sp_tokenizer_free(t);
         t = NULL;
     }
