@@ -25,7 +25,7 @@ void sp_warm_path_init(sp_warm_path *w, int P, int m)
 {
     memset(w, 0, sizeof *w);
     w->P = P;
-    w->m = m < 0 ? sp_warm_path_auto(P) : m;
+    w->m = m;
     w->current_fit = NAN;
     w->harm = sp_xmalloc((size_t)P * sizeof(double));
     for (int d = 0; d < P; d++) w->harm[d] = NAN;

@@ -25,7 +25,7 @@ typedef struct {
                            2 with f(dense) estimated from that step's candidates */
 } sp_warm_path;
 
-/* m < 0: automatic, sp_warm_path_auto(P). */
+/* m: the step width, as sp_warm_path_width resolved it (0 = no path). */
 void sp_warm_path_init(sp_warm_path *w, int P, int m);
 /* The step width PSO / WOA use: 0 (no path) with warm masks, or when the path's evaluations,
  * (P + (k - 1) m) x the fidelity levels (a bound on what successive halving adds), exceed half
