@@ -189,6 +189,18 @@ static int write_root(wctx *w, const sp_ckpt *c, sp_error *err)
     return 0;
 }
 
+/* About the bytes of c's datasets (the in-memory image's growth step, h5seal.h). */
+static size_t size_hint(const sp_ckpt *c)
+{
+    size_t L = (size_t)c->n_layers, M = (size_t)c->history.n_metrics;
+    size_t bytes = strlen(c->job_text) + 4096 + L * sizeof(double);
+    bytes += c->history.n * (sizeof(sp_mask) + (5 + M) * 8);
+    bytes += c->freq.n_iter * L * sizeof(double);
+    bytes += c->best.n * (sizeof(sp_mask) + 16);
+    for (size_t i = 0; i < c->state.n; i++) bytes += 64 + c->state.entries[i].count * 8;
+    return bytes;
+}
+
 /* Writes the whole checkpoint into a new file at `path` and closes it. */
 static int write_file(const char *path, const sp_ckpt *c, sp_error *err)
 {
@@ -197,7 +209,7 @@ static int write_file(const char *path, const sp_ckpt *c, sp_error *err)
     SP_ASSERT_MSG(c->job_text && strlen(c->job_hash) == 16,
                   "sp_ckpt_write: call sp_ckpt_set_job before writing");
     /* Built in memory, sealed with a whole-file checksum, written with write(2) (h5seal.h). */
-    wctx w = {.file = sp_h5seal_create(path, err), .sum = 0, .count = 0};
+    wctx w = {.file = sp_h5seal_create(path, size_hint(c), err), .sum = 0, .count = 0};
     if (w.file < 0) return -1;
     if (write_parts(&w, c, err) < 0 || write_root(&w, c, err) < 0) {
         H5Fclose(w.file); /* in memory: cannot fail on a full disk */

@@ -21,8 +21,14 @@
 #define SP_H5SEAL_BLOCK 512
 
 /* A new, empty in-memory HDF5 file with a 512-byte user block (`name` is for messages only;
- * nothing touches the disk). */
-hid_t sp_h5seal_create(const char *name, sp_error *err);
+ * nothing touches the disk). `size_hint`, the caller's estimate of the finished file's bytes,
+ * sets the step the image grows by (sp_h5seal_increment): small files do not pay for zeroing
+ * a large first block, and large ones grow in a few steps. */
+hid_t sp_h5seal_create(const char *name, size_t size_hint, sp_error *err);
+
+/* The growth step for an image of about `size_hint` bytes: the hint plus 1/8 for HDF5's own
+ * metadata, rounded up to 64 KiB, between 64 KiB and 64 MiB. */
+size_t sp_h5seal_increment(size_t size_hint);
 
 /* Takes the image of `file`, closes `file` (always, even on failure), seals the image and writes
  * it to `path` (created or truncated, mode 0644; not fsynced). On failure `path` may hold a

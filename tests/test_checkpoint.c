@@ -499,6 +499,48 @@ static void test_seal_without_nul(void)
     free(buf);
 }
 
+/* The in-memory image's growth step follows the size hint, and files far larger than their
+ * first step (the hint underestimating) still round-trip. */
+static void test_image_growth(void)
+{
+    const size_t step = (size_t)64 << 10;
+    size_t hints[] = {0, 1, 1000, step, 3 * step + 7, (size_t)5 << 20, (size_t)1 << 40, SIZE_MAX};
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+        size_t inc = sp_h5seal_increment(hints[i]);
+        CHECK(inc % step == 0 && inc >= step && inc <= (size_t)64 << 20,
+              "increment %zu for hint %zu", inc, hints[i]);
+        CHECK(hints[i] > ((size_t)56 << 20) || inc >= hints[i] + SP_H5SEAL_BLOCK,
+              "increment %zu under hint %zu", inc, hints[i]);
+    }
+    sp_ckpt c, r;
+    sp_error err = {{0}};
+    make_ckpt(&c, 2, 30000); /* ~3 MiB of history */
+    /* A hint of 0 (the smallest step) for a 3 MiB dataset: the image grows ~50 times. */
+    enum { N = 3 << 17 };
+    double *x = malloc(N * sizeof *x), *y = NULL;
+    for (size_t i = 0; i < N; i++) x[i] = (double)i * 0.5 - 7.0;
+    uint64_t dims[2] = {N, 1}, got[2] = {0, 0};
+    int rank = 0;
+    const char *g = tpath("grown.h5");
+    hid_t f = sp_h5seal_create(g, 0, &err);
+    CHECK(f >= 0 && sp_h5_write_array(f, "x", SP_H5_F64, 1, dims, x, &err) == 0 &&
+              sp_h5seal_save(f, g, &err) == 0,
+          "grown image: %s", err.msg);
+    f = sp_h5seal_open(g, &err);
+    CHECK(f >= 0 && sp_h5_read_array(f, "x", SP_H5_F64, 1, &rank, got, (void **)&y, &err) == 0,
+          "read grown image: %s", err.msg);
+    CHECK(y && got[0] == N && memcmp(x, y, N * sizeof *x) == 0, "grown image differs");
+    if (f >= 0) H5Fclose(f);
+    free(x);
+    free(y);
+    const char *p = tpath("big.h5");
+    CHECK(sp_ckpt_write(p, &c, &err) == 0, "write: %s", err.msg);
+    CHECK(sp_ckpt_read(p, c.job_hash, c.model_fingerprint, &r, &err) == 0, "read: %s", err.msg);
+    compare(&c, &r);
+    sp_ckpt_free(&r);
+    sp_ckpt_free(&c);
+}
+
 int main(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* as swarmprune's main does */
@@ -515,6 +557,7 @@ int main(void)
     test_sigkill();
     test_inspect();
     test_seal_without_nul();
+    test_image_growth();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (sp_test_failures == 0 && !getenv("SP_TEST_KEEP") && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);

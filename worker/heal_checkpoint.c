@@ -90,7 +90,7 @@ int sp_heal_ckpt_write(const char *path, const sp_heal_ckpt *c, sp_error *err)
     else *slash = 0;
     /* Built in memory and sealed with a whole-file checksum (common/h5seal.h), like the
      * search's checkpoints: a damaged file is refused before HDF5 parses it. */
-    hid_t f = sp_h5seal_create(tmp, err);
+    hid_t f = sp_h5seal_create(tmp, 3 * c->n_params * sizeof(float) + 4096, err);
     if (f < 0) return sp_error_wrap(err, "writing checkpoint %s", path);
     int rc = hc_write_arrays(f, c, err) || hc_write_attrs(f, c, err);
     if (rc) H5Fclose(f);
