@@ -16,6 +16,7 @@
 #include "common/cli.h"
 #include "common/signals.h"
 #include "coordinator/search_driver.h"
+#include "coordinator/warm_path.h"
 #include "coordinator/job_fitness.h"
 #include "worker/evaluator.h"
 
@@ -454,6 +455,26 @@ static int write_summary(const run_ctx *r, const char *path, sp_error *err)
 
 /* ---- one k ------------------------------------------------------------------------------ */
 
+/* Says so when PSO / WOA leave out their greedy-path warm start because it would cost more than
+ * half the budget (otherwise a silent difference between two budgets). */
+static void note_warm_path(const run_ctx *r)
+{
+    const sp_algorithm *a = r->driver.alg;
+    const sp_search_params *s = &a->params;
+    int m = s->kind == SP_ALG_WOA                              ? s->woa.warm_path
+            : s->kind == SP_ALG_PSO || s->kind == SP_ALG_BPSO ? s->pso.warm_path
+                                                               : 0;
+    if (m == 0 || s->n_warm > 0 || sp_warm_path_width(&a->problem, m, 0, s->budget) > 0) return;
+    const sp_search_problem *p = &a->problem;
+    if (m < 0) m = sp_warm_path_auto(p->n_prunable);
+    long long cost = ((long long)p->n_prunable + (long long)(p->k - 1) * m) * p->n_fidelities;
+    printf("[%s k=%d] greedy-path warm start skipped: it would take %lld of the %lld evaluations "
+           "(more than half; a budget of %lld or more runs it, search.%s.warm_path: 0 silences "
+           "this)\n",
+           r->job->name, r->k, cost, (long long)s->budget, 2 * cost,
+           s->kind == SP_ALG_WOA ? "woa" : "pso");
+}
+
 static int setup_run(run_ctx *r, const sp_search_options *opt, sp_error *err)
 {
     const sp_job *job = r->job;
@@ -478,6 +499,7 @@ static int setup_run(run_ctx *r, const sp_search_options *opt, sp_error *err)
     if (!resumed && opt->require_resume)
         return sp_error_set(err, "--resume: no checkpoint at %s (run without --resume to start)",
                             r->ckpt_path);
+    if (!resumed) note_warm_path(r);
     if (resumed)
         printf("[%s k=%d] resumed from %s: %zu evaluations, generation %lld, %zu pending\n",
                job->name, r->k, r->ckpt_path, r->n, (long long)r->driver.generation, r->n_pend);

@@ -72,6 +72,8 @@ grep -q "already finished" "$TMP/out" || fail "a finished search ran again"
 # made with that budget from the start.
 write_job "$TMP/grow.json" "$TMP/grow" pso 25
 expect_ok "budget 25" "$SP_BIN" search "$TMP/grow.json" --quiet
+grep -q "greedy-path warm start skipped: it would take [0-9]* of the 25 evaluations" "$TMP/out" ||
+    fail "budget 25: no note that the greedy path was left out"
 write_job "$TMP/grow.json" "$TMP/grow" pso 60
 expect_ok "budget raised to 60" "$SP_BIN" search "$TMP/grow.json" --quiet
 grep -q "resumed from" "$TMP/out" || fail "raising the budget did not resume"
