@@ -465,9 +465,7 @@ static void note_warm_path(const run_ctx *r)
             : s->kind == SP_ALG_PSO || s->kind == SP_ALG_BPSO ? s->pso.warm_path
                                                                : 0;
     if (m == 0 || s->n_warm > 0 || sp_warm_path_width(&a->problem, m, 0, s->budget) > 0) return;
-    const sp_search_problem *p = &a->problem;
-    if (m < 0) m = sp_warm_path_auto(p->n_prunable);
-    long long cost = ((long long)p->n_prunable + (long long)(p->k - 1) * m) * p->n_fidelities;
+    long long cost = (long long)sp_warm_path_cost(&a->problem, m);
     printf("[%s k=%d] greedy-path warm start skipped: it would take %lld of the %lld evaluations "
            "(more than half; a budget of %lld or more runs it, search.%s.warm_path: 0 silences "
            "this)\n",

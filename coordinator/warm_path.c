@@ -13,12 +13,17 @@ int sp_warm_path_auto(int P)
     return m < P ? m : P;
 }
 
+int64_t sp_warm_path_cost(const sp_search_problem *p, int m)
+{
+    if (m < 0) m = sp_warm_path_auto(p->n_prunable);
+    return ((int64_t)p->n_prunable + (int64_t)(p->k - 1) * m) * p->n_fidelities;
+}
+
 int sp_warm_path_width(const sp_search_problem *p, int m, int n_warm, int64_t budget)
 {
     if (m < 0) m = sp_warm_path_auto(p->n_prunable);
     if (m == 0 || n_warm > 0) return 0;
-    int64_t cost = ((int64_t)p->n_prunable + (int64_t)(p->k - 1) * m) * p->n_fidelities;
-    return budget > 0 && cost > budget / 2 ? 0 : m;
+    return budget > 0 && sp_warm_path_cost(p, m) > budget / 2 ? 0 : m;
 }
 
 void sp_warm_path_init(sp_warm_path *w, int P, int m)

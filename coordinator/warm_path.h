@@ -31,6 +31,8 @@ void sp_warm_path_init(sp_warm_path *w, int P, int m);
  * (P + (k - 1) m) x the fidelity levels (a bound on what successive halving adds), exceed half
  * of a known budget; else m (resolved when automatic). */
 int sp_warm_path_width(const sp_search_problem *p, int m, int n_warm, int64_t budget);
+/* The path's evaluations for step width m (< 0: automatic): (P + (k - 1) m) x fidelity levels. */
+int64_t sp_warm_path_cost(const sp_search_problem *p, int m);
 /* The automatic step width: a fifth of the slots, at least 4 (capped at P): max(4, ceil(P/5)). */
 int sp_warm_path_auto(int P);
 void sp_warm_path_free(sp_warm_path *w);
