@@ -101,9 +101,10 @@ static int pso_init_common(sp_algorithm *a, int binary)
     memcpy(s->pbest, s->x, nP * sizeof(double));
     sp_swap_search_init(&s->ls, s->P);
     s->ls.surrogate = a->params.pso.surrogate;
-    sp_warm_path_init(&s->path, s->P, sp_warm_path_width(&a->problem, a->params.pso.warm_path, a->params.n_warm, a->params.budget));
+    int room = sp_warm_path_start(&s->path, &a->problem, a->params.pso.warm_path,
+                                  a->params.pso.warm_beam, a->params.n_warm, a->params.budget);
     int cap = s->n + a->params.pso.local_search;
-    sp_algorithm_reserve(a, cap > s->P ? cap : s->P);
+    sp_algorithm_reserve(a, cap > room ? cap : room);
     return 0;
 }
 
@@ -280,6 +281,7 @@ static void pso_param_vec(const sp_algorithm *a, double *v)
     v[7] = pp->local_search;
     v[8] = pp->surrogate;
     v[9] = pp->warm_path;
+    v[10] = pp->warm_beam;
 }
 
 static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
@@ -287,7 +289,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
     const pso_state *s = a->impl;
     const char *name = a->ops->name;
     char key[SP_STATE_NAME_MAX];
-    double pv[10], g[1] = {s->gbest_fit};
+    double pv[11], g[1] = {s->gbest_fit};
     pso_param_vec(a, pv);
     size_t n = (size_t)s->n, P = (size_t)s->P;
 #define PUT(suffix, call)                                                                     \
@@ -295,7 +297,7 @@ static int pso_save(const sp_algorithm *a, sp_state *st, sp_error *err)
         snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
         if (call) return -1;                                                                  \
     } while (0)
-    if (sp_alg_params_save(name, pv, 10, st, err)) return -1;
+    if (sp_alg_params_save(name, pv, 11, st, err)) return -1;
     PUT("positions", sp_state_put_f64(st, key, n, P, s->x, err));
     PUT("velocities", sp_state_put_f64(st, key, n, P, s->v, err));
     PUT("pbest", sp_state_put_f64(st, key, n, P, s->pbest, err));
@@ -315,7 +317,7 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
     pso_state *s = a->impl;
     const char *name = a->ops->name;
     char key[SP_STATE_NAME_MAX];
-    double pv[10], g[1];
+    double pv[11], g[1];
     pso_param_vec(a, pv);
     size_t n = (size_t)s->n, P = (size_t)s->P;
 #define GET(suffix, call)                                                                     \
@@ -323,7 +325,7 @@ static int pso_load(sp_algorithm *a, const sp_state *st, sp_error *err)
         snprintf(key, sizeof key, "%s/%s", name, suffix);                                     \
         if (call) return -1;                                                                  \
     } while (0)
-    if (sp_alg_params_check(name, pv, 10, st, err)) return -1;
+    if (sp_alg_params_check(name, pv, 11, st, err)) return -1;
     GET("positions", sp_state_get_f64(st, key, n, P, s->x, err));
     GET("velocities", sp_state_get_f64(st, key, n, P, s->v, err));
     GET("pbest", sp_state_get_f64(st, key, n, P, s->pbest, err));

@@ -56,9 +56,10 @@ static int woa_init(sp_algorithm *a, sp_error *err)
     }
     sp_swap_search_init(&s->ls, s->P);
     s->ls.surrogate = a->params.woa.surrogate;
-    sp_warm_path_init(&s->path, s->P, sp_warm_path_width(&a->problem, a->params.woa.warm_path, a->params.n_warm, a->params.budget));
+    int room = sp_warm_path_start(&s->path, &a->problem, a->params.woa.warm_path,
+                                  a->params.woa.warm_beam, a->params.n_warm, a->params.budget);
     int cap = s->n + a->params.woa.local_search;
-    sp_algorithm_reserve(a, cap > s->P ? cap : s->P);
+    sp_algorithm_reserve(a, cap > room ? cap : room);
     return 0;
 }
 
@@ -201,14 +202,15 @@ static void woa_param_vec(const sp_algorithm *a, double *v)
     v[4] = a->params.woa.local_search;
     v[5] = a->params.woa.surrogate;
     v[6] = a->params.woa.warm_path;
+    v[7] = a->params.woa.warm_beam;
 }
 
 static int woa_save(const sp_algorithm *a, sp_state *st, sp_error *err)
 {
     const woa_state *s = a->impl;
-    double pv[7], bf[1] = {s->best_fit};
+    double pv[8], bf[1] = {s->best_fit};
     woa_param_vec(a, pv);
-    if (sp_alg_params_save("woa", pv, 7, st, err) ||
+    if (sp_alg_params_save("woa", pv, 8, st, err) ||
         sp_state_put_f64(st, "woa/positions", (size_t)s->n, (size_t)s->P, s->x, err) ||
         sp_state_put_f64(st, "woa/best", (size_t)s->P, 0, s->best, err) ||
         sp_state_put_f64(st, "woa/best_fitness", 1, 0, bf, err) ||
@@ -224,9 +226,9 @@ static int woa_save(const sp_algorithm *a, sp_state *st, sp_error *err)
 static int woa_load(sp_algorithm *a, const sp_state *st, sp_error *err)
 {
     woa_state *s = a->impl;
-    double pv[7], bf[1];
+    double pv[8], bf[1];
     woa_param_vec(a, pv);
-    if (sp_alg_params_check("woa", pv, 7, st, err) ||
+    if (sp_alg_params_check("woa", pv, 8, st, err) ||
         sp_state_get_f64(st, "woa/positions", (size_t)s->n, (size_t)s->P, s->x, err) ||
         sp_state_get_f64(st, "woa/best", (size_t)s->P, 0, s->best, err) ||
         sp_state_get_f64(st, "woa/best_fitness", 1, 0, bf, err) ||

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "warm_path.h"
+
 /* Swap neighbours per generation for PSO / WOA local search (measured: bench_search_quality). */
 #ifndef SP_LS_DEFAULT
 #define SP_LS_DEFAULT 10
@@ -46,10 +48,10 @@ void sp_search_params_default(sp_search_params *p, sp_alg_kind kind)
     p->pso = (sp_pso_params){.swarm = 10, .inertia = 0.7, .c1 = 1.5, .c2 = 1.5, .vmax = 0.5,
                              .bpso_vmax = 4.0, .restart = 10,
                              .local_search = SP_LS_DEFAULT, .surrogate = 1,
-                             .warm_path = SP_WARM_PATH_DEFAULT};
+                             .warm_path = SP_WARM_PATH_DEFAULT, .warm_beam = -1};
     p->woa = (sp_woa_params){.whales = 10, .b = 1.0, .max_iter = 50, .restart = 10,
                              .local_search = SP_LS_DEFAULT, .surrogate = 1,
-                             .warm_path = SP_WARM_PATH_DEFAULT};
+                             .warm_path = SP_WARM_PATH_DEFAULT, .warm_beam = -1};
     p->evo = (sp_evo_params){.lambda = 8, .max_swaps = 3, .keep_ratio = 2};
     p->enumeration = (sp_enum_params){.batch = 20, .limit = 100000};
 }
@@ -83,7 +85,9 @@ static int validate_kind(const sp_search_params *p, const sp_search_problem *pro
             check_int(p->pso.restart, 0, 1000000, "pso.restart", err) ||
             check_int(p->pso.local_search, 0, 10000, "pso.local_search", err) ||
             check_int(p->pso.surrogate, 0, 1, "pso.surrogate", err) ||
-            check_int(p->pso.warm_path, -1, 10000, "pso.warm_path", err))
+            check_int(p->pso.warm_path, -1, 10000, "pso.warm_path", err) ||
+            (p->pso.warm_beam != -1 &&
+             check_int(p->pso.warm_beam, 1, SP_WARM_BEAM_MAX, "pso.warm_beam", err)))
             return -1;
         if (p->kind == SP_ALG_PSO) return check_real(p->pso.vmax, 0, 1, 1, "pso.vmax", err);
         return check_real(p->pso.bpso_vmax, 0, 20, 1, "pso.bpso_vmax", err);
@@ -94,7 +98,9 @@ static int validate_kind(const sp_search_params *p, const sp_search_problem *pro
                        check_int(p->woa.restart, 0, 1000000, "woa.restart", err) ||
                        check_int(p->woa.local_search, 0, 10000, "woa.local_search", err) ||
                        check_int(p->woa.surrogate, 0, 1, "woa.surrogate", err) ||
-                       check_int(p->woa.warm_path, -1, 10000, "woa.warm_path", err)
+                       check_int(p->woa.warm_path, -1, 10000, "woa.warm_path", err) ||
+                       (p->woa.warm_beam != -1 &&
+                        check_int(p->woa.warm_beam, 1, SP_WARM_BEAM_MAX, "woa.warm_beam", err))
                    ? -1
                    : 0;
     case SP_ALG_EVO:

@@ -46,6 +46,8 @@ typedef struct {
                          seeds the swarm and the local search before the swarm moves; -1 =
                          automatic, max(4, ceil(P / 5)) [-1]; 0 = none (the papers' random
                          start); skipped when warm masks are given */
+    int warm_beam;    /* masks the greedy path keeps per step (warm_path.h), 1..4; -1 =
+                         automatic: 2 when that path costs at most half the budget, else 1 [-1] */
 } sp_pso_params;
 
 typedef struct {
@@ -58,6 +60,7 @@ typedef struct {
                          0..10000; 0 = plain WOA */
     int surrogate;    /* as pso.surrogate [1] */
     int warm_path;    /* as pso.warm_path [-1] */
+    int warm_beam;    /* as pso.warm_beam [-1] */
 } sp_woa_params;
 
 typedef struct {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "common/json_util.h"
+#include "coordinator/warm_path.h"
 #include "worker/engine.h"
 
 const char *sp_task_kind_name(sp_task_kind kind)
@@ -169,18 +170,29 @@ static int parse_protected(const cJSON *root, sp_job *job, sp_error *err)
     return 0;
 }
 
+/* warm_beam: -1 (automatic) or 1..SP_WARM_BEAM_MAX. */
+static int member_beam(const cJSON *o, const char *where, int64_t *beam, sp_error *err)
+{
+    int r = sp_json_member_int(o, where, "warm_beam", 0, INT32_MIN, INT32_MAX, beam, err);
+    if (r > 0 && *beam != -1 && (*beam < 1 || *beam > SP_WARM_BEAM_MAX))
+        return sp_error_set(err, "%s.warm_beam: expected -1 (automatic) or an integer in [1, %d], "
+                            "got %lld", where, SP_WARM_BEAM_MAX, (long long)*beam);
+    return r;
+}
+
 /* Reads the optional block search.<name> into the parameter struct fields listed. */
 static int parse_pso(const cJSON *s, sp_pso_params *p, sp_error *err)
 {
     static const char *const keys[] = {"swarm",     "inertia",      "c1",      "c2", "vmax",
                                        "bpso_vmax", "local_search", "restart", "surrogate",
-                                       "warm_path", NULL};
+                                       "warm_path", "warm_beam", NULL};
     const cJSON *o = sp_json_get(s, "pso");
     if (!o) return 0;
     if (sp_json_check_object(o, "search.pso", keys, err)) return -1;
     int64_t swarm = p->swarm, ls = p->local_search, restart = p->restart, sur = p->surrogate;
-    int64_t path = p->warm_path;
+    int64_t path = p->warm_path, beam = p->warm_beam;
     if (sp_json_member_int(o, "search.pso", "swarm", 0, 1, 10000, &swarm, err) < 0 ||
+        member_beam(o, "search.pso", &beam, err) < 0 ||
         sp_json_member_int(o, "search.pso", "warm_path", 0, -1, 10000, &path, err) < 0 ||
         sp_json_member_int(o, "search.pso", "restart", 0, 0, 1000000, &restart, err) < 0 ||
         sp_json_member_int(o, "search.pso", "local_search", 0, 0, 10000, &ls, err) < 0 ||
@@ -196,19 +208,21 @@ static int parse_pso(const cJSON *s, sp_pso_params *p, sp_error *err)
     p->restart = (int)restart;
     p->surrogate = (int)sur;
     p->warm_path = (int)path;
+    p->warm_beam = (int)beam;
     return 0;
 }
 
 static int parse_woa(const cJSON *s, sp_woa_params *p, sp_error *err)
 {
     static const char *const keys[] = {"whales",  "b",         "max_iter", "local_search",
-                                       "restart", "surrogate", "warm_path", NULL};
+                                       "restart", "surrogate", "warm_path", "warm_beam", NULL};
     const cJSON *o = sp_json_get(s, "woa");
     if (!o) return 0;
     if (sp_json_check_object(o, "search.woa", keys, err)) return -1;
     int64_t whales = p->whales, max_iter = p->max_iter, ls = p->local_search, restart = p->restart;
-    int64_t sur = p->surrogate, path = p->warm_path;
+    int64_t sur = p->surrogate, path = p->warm_path, beam = p->warm_beam;
     if (sp_json_member_int(o, "search.woa", "whales", 0, 1, 10000, &whales, err) < 0 ||
+        member_beam(o, "search.woa", &beam, err) < 0 ||
         sp_json_member_int(o, "search.woa", "warm_path", 0, -1, 10000, &path, err) < 0 ||
         sp_json_member_int(o, "search.woa", "local_search", 0, 0, 10000, &ls, err) < 0 ||
         sp_json_member_int(o, "search.woa", "surrogate", 0, 0, 1, &sur, err) < 0 ||
@@ -222,6 +236,7 @@ static int parse_woa(const cJSON *s, sp_woa_params *p, sp_error *err)
     p->restart = (int)restart;
     p->surrogate = (int)sur;
     p->warm_path = (int)path;
+    p->warm_beam = (int)beam;
     return 0;
 }
 

@@ -461,11 +461,12 @@ static void note_warm_path(const run_ctx *r)
 {
     const sp_algorithm *a = r->driver.alg;
     const sp_search_params *s = &a->params;
-    int m = s->kind == SP_ALG_WOA                              ? s->woa.warm_path
-            : s->kind == SP_ALG_PSO || s->kind == SP_ALG_BPSO ? s->pso.warm_path
-                                                               : 0;
-    if (m == 0 || s->n_warm > 0 || sp_warm_path_width(&a->problem, m, 0, s->budget) > 0) return;
-    long long cost = (long long)sp_warm_path_cost(&a->problem, m);
+    int woa = s->kind == SP_ALG_WOA, pso = s->kind == SP_ALG_PSO || s->kind == SP_ALG_BPSO;
+    int m = woa ? s->woa.warm_path : pso ? s->pso.warm_path : 0;
+    int W = woa ? s->woa.warm_beam : s->pso.warm_beam, m_run, W_run;
+    sp_warm_path_plan(&a->problem, m, W, 0, s->budget, &m_run, &W_run);
+    if (m == 0 || s->n_warm > 0 || m_run > 0) return;
+    long long cost = (long long)sp_warm_path_cost(&a->problem, m, W_run);
     printf("[%s k=%d] greedy-path warm start skipped: it would take %lld of the %lld evaluations "
            "(more than half; a budget of %lld or more runs it, search.%s.warm_path: 0 silences "
            "this)\n",

@@ -1,6 +1,8 @@
 /* bench_search_quality.c — search quality at equal unique evaluations (issues 5, 20): PSO and WOA
  * (defaults, and plain: local_search 0) against SLEB-style greedy (at its own evaluation count B)
- * and EvoPress-style EVO (at 2B), 5 seeds, on the tiny-brown-24L fixture (mean NLL of the first
+ * and EvoPress-style EVO (at 2B; PSO / WOA and their no-path variants are run with budget B for
+ * the @B columns and with 2B for the rest, since the greedy path's beam is planned from the
+ * budget; plain and marginal-LS runs stop at B), 5 seeds, on the tiny-brown-24L fixture (mean NLL of the first
  * N_SEQ golden sequences x N_TOK tokens) or SmolLM2-135M (mean KL(dense || pruned) on the first
  * N_TOK tokens of a fixed text). One mask -> fitness map per (model, fidelity), shared by every
  * method, seed and k, and kept in a file, so a mask is forwarded once across runs.
@@ -10,7 +12,8 @@
  * final masks of SLEB and of each method's best and worst seed at the full 32 x 128 goldens.
  * SP_BENCH_METHODS="PSO,WOA plain" runs only the methods named (the others print as inf);
  * SP_BENCH_SEED0=j starts at seed j (to split a run over processes sharing the cache file);
- * SP_BENCH_LS=m overrides local_search of the default PSO / WOA (experiments). */
+ * SP_BENCH_LS=m, SP_BENCH_SWARM=n, SP_BENCH_PATH=m, SP_BENCH_BEAM=W override local_search,
+ * swarm / whales, warm_path, warm_beam of the default PSO / WOA (experiments). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -157,7 +160,8 @@ typedef struct {
     int plain;     /* local_search 0: the paper's algorithm */
     int marginal;  /* surrogate 0: the local search ranks by per-layer mean fitness */
     int no_path;   /* warm_path 0: random start (the defaults before the greedy-path start) */
-    run_trace tr[MAX_SEEDS];
+    run_trace tr[MAX_SEEDS];   /* the run to its last budget (2B; plain and marginal: B) */
+    run_trace tr_b[MAX_SEEDS]; /* runs to 2B: a second run with budget B (its @B values) */
 } method;
 
 static method methods[] = {{.name = "PSO", .kind = SP_ALG_PSO},
@@ -171,13 +175,24 @@ static method methods[] = {{.name = "PSO", .kind = SP_ALG_PSO},
                            {.name = "EvoPress-style", .kind = SP_ALG_EVO}};
 enum { N_METHODS = sizeof methods / sizeof methods[0], M_EVO = N_METHODS - 1 };
 
-static void stats(const method *m, int seeds, int64_t n, double *mean, double *best, double *worst)
+/* 1 when the method runs to 2B with a budget-B run beside (what it reaches when given B). */
+static int has_b_run(const method *m) { return !m->plain && !m->marginal && m->kind != SP_ALG_EVO; }
+
+/* The trace that gives a method's value at n evaluations: its budget-B run at n <= B, when it
+ * has one (a search may plan by its budget: the greedy path's beam does). */
+static const run_trace *trace_at(const method *m, int s, int64_t n, int64_t B)
+{
+    return n <= B && has_b_run(m) ? &m->tr_b[s] : &m->tr[s];
+}
+
+static void stats(const method *m, int seeds, int64_t n, int64_t B, double *mean, double *best,
+                  double *worst)
 {
     *mean = 0;
     *best = INFINITY;
     *worst = -INFINITY;
     for (int s = 0; s < seeds; s++) {
-        double v = at_budget(&m->tr[s], n);
+        double v = at_budget(trace_at(m, s, n, B), n);
         *mean += v / seeds;
         *best = fmin(*best, v);
         *worst = fmax(*worst, v);
@@ -195,8 +210,8 @@ static void print_table(const char *model, int k, int P, int seeds, int64_t B, d
     for (int mi = 0; mi < N_METHODS; mi++) {
         const method *m = &methods[mi];
         double mb, bb, wb, m2, b2, w2;
-        stats(m, seeds, B, &mb, &bb, &wb);
-        stats(m, seeds, 2 * B, &m2, &b2, &w2);
+        stats(m, seeds, B, B, &mb, &bb, &wb);
+        stats(m, seeds, 2 * B, B, &m2, &b2, &w2);
         char need[256] = "";
         for (int s = 0; s < seeds; s++) {
             size_t len = strlen(need);
@@ -215,11 +230,11 @@ static void print_table(const char *model, int k, int P, int seeds, int64_t B, d
                    b2, w2, need);
     }
     double evo, e_b, e_w;
-    stats(&methods[M_EVO], seeds, 2 * B, &evo, &e_b, &e_w);
+    stats(&methods[M_EVO], seeds, 2 * B, B, &evo, &e_b, &e_w);
     for (int mi = 0; mi < 2; mi++) {
         double mb, bb, wb, m2, b2, w2;
-        stats(&methods[mi], seeds, B, &mb, &bb, &wb);
-        stats(&methods[mi], seeds, 2 * B, &m2, &b2, &w2);
+        stats(&methods[mi], seeds, B, B, &mb, &bb, &wb);
+        stats(&methods[mi], seeds, 2 * B, B, &m2, &b2, &w2);
         printf("  target %s: mean@B %.5f <= SLEB %.5f: %s; mean@2B %.5f <= EvoPress mean@2B %.5f: "
                "%s\n", methods[mi].name, mb, sleb, mb <= sleb + 1e-12 ? "MET" : "NOT MET", m2, evo,
                m2 <= evo + 1e-12 ? "MET" : "NOT MET");
@@ -237,15 +252,16 @@ static void full_check(bench *b, int seeds, int64_t B, const sp_mask *sleb_mask)
     for (int mi = 0; mi < N_METHODS; mi++) {
         int64_t n = methods[mi].kind == SP_ALG_EVO ? 2 * B : B;
         int bs = 0, ws = 0;
+        const method *m = &methods[mi];
         for (int s = 1; s < seeds; s++) {
-            if (at_budget(&methods[mi].tr[s], n) < at_budget(&methods[mi].tr[bs], n)) bs = s;
-            if (at_budget(&methods[mi].tr[s], n) > at_budget(&methods[mi].tr[ws], n)) ws = s;
+            if (at_budget(trace_at(m, s, n, B), n) < at_budget(trace_at(m, bs, n, B), n)) bs = s;
+            if (at_budget(trace_at(m, s, n, B), n) > at_budget(trace_at(m, ws, n, B), n)) ws = s;
         }
-        /* final masks are those at 2B; for a ranking check they serve as well */
-        printf("; %s best %.5f worst %.5f", methods[mi].name,
-               score_mask(b, &methods[mi].tr[bs].best), score_mask(b, &methods[mi].tr[ws].best));
+        /* final masks are those at the last budget; for a ranking check they serve as well */
+        printf("; %s best %.5f worst %.5f", m->name, score_mask(b, &m->tr[bs].best),
+               score_mask(b, &m->tr[ws].best));
     }
-    printf(" (final masks at 2B)\n");
+    printf(" (final masks of the longest runs)\n");
     b->n_w = n_w;
     b->n_tok = n_tok;
     for (int64_t i = 0; i < n_w; i++) b->w[i].n = n_tok;
@@ -278,7 +294,7 @@ static void bench_k(bench *b, const char *model, int k, int seeds, int check)
     int seed0 = getenv("SP_BENCH_SEED0") ? atoi(getenv("SP_BENCH_SEED0")) : 0; /* split runs */
     for (int mi = 0; mi < N_METHODS; mi++) {
         if (only && !name_listed(only, methods[mi].name)) {
-            for (int s = 0; s < seeds; s++) methods[mi].tr[s].used = 0;
+            for (int s = 0; s < seeds; s++) methods[mi].tr[s].used = methods[mi].tr_b[s].used = 0;
             continue;
         }
         sp_search_params_default(&sp, methods[mi].kind);
@@ -288,17 +304,20 @@ static void bench_k(bench *b, const char *model, int k, int seeds, int check)
             sp.pso.swarm = sp.woa.whales = atoi(getenv("SP_BENCH_SWARM"));
         if (getenv("SP_BENCH_PATH")) /* experiments: another warm_path for the defaults */
             sp.pso.warm_path = sp.woa.warm_path = atoi(getenv("SP_BENCH_PATH"));
+        if (getenv("SP_BENCH_BEAM")) /* experiments: another warm_beam for the defaults */
+            sp.pso.warm_beam = sp.woa.warm_beam = atoi(getenv("SP_BENCH_BEAM"));
         if (methods[mi].plain) sp.pso.local_search = sp.woa.local_search = 0;
         if (methods[mi].plain || methods[mi].no_path) sp.pso.warm_path = sp.woa.warm_path = 0;
         if (methods[mi].plain) sp.pso.swarm = sp.woa.whales = 20; /* as before our additions */
         if (methods[mi].marginal) sp.pso.surrogate = sp.woa.surrogate = 0;
         for (int s = 0; s < seeds; s++) { /* plain: only compared at B */
-            run_search(b, &p, &sp, 1000 + (uint64_t)(seed0 + s), methods[mi].plain || methods[mi].marginal ? B : 2 * B,
-                       &methods[mi].tr[s]);
+            method *m = &methods[mi];
+            uint64_t seed = 1000 + (uint64_t)(seed0 + s);
+            run_search(b, &p, &sp, seed, m->plain || m->marginal ? B : 2 * B, &m->tr[s]);
+            if (has_b_run(m)) run_search(b, &p, &sp, seed, B, &m->tr_b[s]);
             printf("  [%s k = %d: %s seed %d: %.5f at B, %.5f at the end (%lld evals)]\n", model,
-                   k, methods[mi].name, seed0 + s, at_budget(&methods[mi].tr[s], B),
-                   at_budget(&methods[mi].tr[s], methods[mi].tr[s].used),
-                   (long long)methods[mi].tr[s].used);
+                   k, m->name, seed0 + s, at_budget(trace_at(m, s, B, B), B),
+                   at_budget(&m->tr[s], m->tr[s].used), (long long)m->tr[s].used);
         }
         printf("  [%s k = %d: %s done, %lld new forwards so far, %.1f s]\n", model, k,
                methods[mi].name, (long long)(b->forwards - f0), sp_now() - t0);
@@ -416,7 +435,8 @@ int main(int argc, char **argv)
     sp_fitness_cache_init(&b.cache);
     cache_open(&b, cache);
     printf("%d seeds; SLEB's evaluation count B per k; PSO / WOA / EvoPress-style run to 2B "
-           "unique evaluations (a run's value at B is its prefix; plain and marginal-LS ones to B); PSO and WOA with "
+           "unique evaluations (PSO / WOA and their no-path variants also run with budget B for the "
+           "@B columns; plain and marginal-LS ones to B); PSO and WOA with "
            "their job defaults, \"plain\" = local_search 0\n", seeds);
     for (int i = 0; i < n_k; i++) bench_k(&b, smol ? "SmolLM2-135M" : "fixture", ks[i], seeds,
                                           check && !smol);

@@ -4,6 +4,7 @@
  * differ, and finding the known optimum of a small instance (L = 16, k = 3, additive costs). */
 #include "coordinator/oneshot.h"
 #include "coordinator/search_driver.h"
+#include "coordinator/warm_path.h"
 #include "test_search_objectives.h"
 #include "test_util.h"
 
@@ -179,9 +180,10 @@ static void test_warm_start(void)
           (long long)r.evals);
 }
 
-/* Runs kind with warm_path m on objective obj (L = 16, k = 3) for `budget` evaluations. */
-static sp_search_driver *path_run(sp_alg_kind kind, int m, test_obj_kind obj, int64_t budget,
-                                  test_objective *o)
+/* Runs kind with warm_path m and warm_beam W on objective obj (L = 16, k = 3) for `budget`
+ * evaluations, search.budget `job_budget`. */
+static sp_search_driver *path_run_beam(sp_alg_kind kind, int m, int W, test_obj_kind obj,
+                                       int64_t budget, int64_t job_budget, test_objective *o)
 {
     sp_search_problem p;
     sp_error err = {{0}};
@@ -190,7 +192,8 @@ static sp_search_driver *path_run(sp_alg_kind kind, int m, test_obj_kind obj, in
     sp_search_params sp;
     sp_search_params_default(&sp, kind);
     sp.pso.warm_path = sp.woa.warm_path = m;
-    sp.budget = 1000; /* the path runs even when max_evals stops the run right after it */
+    sp.pso.warm_beam = sp.woa.warm_beam = W;
+    sp.budget = job_budget; /* the path runs even when max_evals stops the run right after it */
     sp_driver_config cfg;
     sp_driver_config_default(&cfg);
     cfg.max_evals = budget;
@@ -198,6 +201,93 @@ static sp_search_driver *path_run(sp_alg_kind kind, int m, test_obj_kind obj, in
     SP_ASSERT(sp_search_driver_init(d, &p, &sp, 9, &cfg, test_objective_batch, o, &err) == 0);
     CHECK(sp_search_driver_run(d, -1, &err) == 0, "%s", err.msg);
     return d;
+}
+
+/* One path (warm_beam 1), search.budget 1000. */
+static sp_search_driver *path_run(sp_alg_kind kind, int m, test_obj_kind obj, int64_t budget,
+                                  test_objective *o)
+{
+    return path_run_beam(kind, m, 1, obj, budget, 1000, o);
+}
+
+/* Records of generation g in the driver's history. */
+static int gen_count(const sp_search_driver *d, int64_t g)
+{
+    int n = 0;
+    for (size_t r = 0; r < d->n_history; r++) n += d->history[r].generation == g;
+    return n;
+}
+
+/* The beam path against a plain beam search (a second implementation): with m >= P every
+ * extension of every beam mask is scored, so generation g must score exactly the one-layer
+ * extensions of the W best masks of generation g - 1, and the path must end on the best of its
+ * last generation. Pairwise objective, where greedy (W = 1) and the beam differ. */
+static void test_warm_beam(void)
+{
+    for (int W = 1; W <= SP_WARM_BEAM_MAX; W++) {
+        test_objective o;
+        sp_search_driver *d = path_run_beam(SP_ALG_PSO, 14, W, OBJ_PAIRWISE, 1000, 100000, &o);
+        const sp_search_problem *p = &d->problem;
+        sp_mask beam[SP_WARM_BEAM_MAX], cand[64];
+        double fit[64];
+        int n_beam = 1;
+        sp_mask_clear(&beam[0]);
+        for (int g = 0; g < p->k; g++) {
+            int n = 0;
+            for (int b = 0; b < n_beam; b++)
+                for (int j = 0; j < p->n_prunable; j++) {
+                    sp_mask c = beam[b];
+                    if (sp_mask_test(&c, p->prunable[j])) continue;
+                    sp_mask_set(&c, p->prunable[j]);
+                    int dup = 0;
+                    for (int i = 0; i < n && !dup; i++) dup = sp_mask_equal(&cand[i], &c);
+                    if (dup) continue;
+                    SP_ASSERT(n < 64);
+                    cand[n] = c;
+                    fit[n++] = test_objective_value(&o, &c, 0);
+                }
+            int found = 0;
+            for (size_t r = 0; r < d->n_history; r++) {
+                if (d->history[r].generation != g) continue;
+                for (int i = 0; i < n; i++) found += sp_mask_equal(&cand[i], &d->history[r].mask);
+            }
+            CHECK(gen_count(d, g) == n && found == n,
+                  "W = %d generation %d: %d records, %d of the beam's %d extensions", W, g,
+                  gen_count(d, g), found, n);
+            n_beam = n < W ? n : W; /* the W best, by selection */
+            for (int b = 0; b < n_beam; b++) {
+                int best = -1;
+                for (int i = 0; i < n; i++)
+                    if (fit[i] < INFINITY && (best < 0 || fit[i] < fit[best])) best = i;
+                beam[b] = cand[best];
+                fit[best] = INFINITY;
+            }
+        }
+        sp_mask last;
+        double f;
+        SP_ASSERT(sp_search_driver_best(d, &last, &f));
+        CHECK(sp_mask_equal(&last, &beam[0]), "W = %d: the path does not end on the beam's best",
+              W);
+        sp_search_driver_free(d);
+        free(d);
+        sp_fitness_cache_free(&o.scored);
+    }
+    /* Automatic W: 2 while the 2-wide path (P + (k - 1) 2 m = 30 evaluations at m = 4) fits in
+     * half the budget, else 1 (22), else no path. */
+    const int64_t budgets[] = {100000, 60, 59, 44, 43};
+    const int wide[] = {2, 2, 1, 1, 0};
+    for (int i = 0; i < 5; i++) {
+        test_objective o;
+        sp_search_driver *d = path_run_beam(SP_ALG_WOA, 4, -1, OBJ_PAIRWISE, 40, budgets[i], &o);
+        int g1 = gen_count(d, 1), layers = sp_mask_count(&d->history[0].mask);
+        int ok = wide[i] == 0 ? layers == 3 : wide[i] == 1 ? g1 == 4 : g1 > 4 && g1 <= 8;
+        CHECK(ok && layers == (wide[i] ? 1 : 3),
+              "budget %lld: generation 1 has %d records, first mask %d layers (expected beam %d)",
+              (long long)budgets[i], g1, layers, wide[i]);
+        sp_search_driver_free(d);
+        free(d);
+        sp_fitness_cache_free(&o.scored);
+    }
 }
 
 static void test_warm_path(void)
@@ -315,6 +405,7 @@ int main(void)
     test_determinism();
     test_warm_start();
     test_warm_path();
+    test_warm_beam();
     test_stall_and_protocol();
     return sp_test_finish("test_search_algos");
 }

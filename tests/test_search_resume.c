@@ -10,6 +10,8 @@
 static const sp_alg_kind kinds[] = {SP_ALG_PSO,    SP_ALG_BPSO,       SP_ALG_WOA,   SP_ALG_EVO,
                                     SP_ALG_RANDOM, SP_ALG_EXHAUSTIVE, SP_ALG_GREEDY};
 
+static int beam = -1; /* warm_beam of PSO / WOA (automatic: 1 here, as no budget is set) */
+
 static void setup(sp_alg_kind kind, int F, sp_search_problem *p, sp_search_params *sp,
                   sp_driver_config *cfg)
 {
@@ -19,6 +21,7 @@ static void setup(sp_alg_kind kind, int F, sp_search_problem *p, sp_search_param
     sp->pso.restart = 3; /* exercise restarts inside the window */
     sp->woa.restart = 3;
     sp->woa.max_iter = 10;
+    sp->pso.warm_beam = sp->woa.warm_beam = beam;
     sp->enumeration.batch = 7;
     sp_driver_config_default(cfg);
     cfg->max_evals = 100000;
@@ -143,6 +146,14 @@ int main(void)
         test_resume(kinds[i], 1, 1, 30, -1); /* PSO / WOA: swap kicks after the neighbourhood */
         test_resume(kinds[i], 1, 4, 5, 0);   /* plain PSO / BPSO / WOA */
     }
+    /* The greedy path with a beam of 3, saved before, in and after it (3 generations). */
+    beam = 3;
+    for (int n = 1; n <= 4; n++) {
+        test_resume(SP_ALG_PSO, 1, n, 6, -1);
+        test_resume(SP_ALG_WOA, 1, n, 6, -1);
+    }
+    test_resume(SP_ALG_PSO, 3, 2, 5, -1); /* beam steps under successive halving */
+    beam = -1;
     test_param_mismatch();
     return sp_test_finish("test_search_resume");
 }
