@@ -228,9 +228,9 @@ static void pso_observe_path(sp_algorithm *a, const double *fitness, const int *
     sp_swap_search_record(&s->ls, &a->problem, a->batch, fitness, fidelity, a->n_batch);
     if (sp_warm_path_active(&s->path, &a->problem)) return;
     double *x0 = s->x;
-    mask_to_bits(&a->problem, &s->path.current, x0); /* 0/1 keys: PSO and BPSO alike */
+    mask_to_bits(&a->problem, &s->path.beam[0], x0); /* 0/1 keys: PSO and BPSO alike */
     memcpy(s->pbest, x0, (size_t)s->P * sizeof(double));
-    if (a->params.pso.local_search > 0) sp_swap_search_recenter(&s->ls, &s->path.current);
+    if (a->params.pso.local_search > 0) sp_swap_search_recenter(&s->ls, &s->path.beam[0]);
 }
 
 static int pso_observe(sp_algorithm *a, const double *fitness, const int *fidelity, sp_error *err)

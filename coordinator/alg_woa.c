@@ -149,8 +149,8 @@ static void woa_observe_path(sp_algorithm *a, const double *fitness, const int *
     sp_warm_path_observe(&s->path, &a->problem, a->batch, fitness, fidelity, a->n_batch);
     sp_swap_search_record(&s->ls, &a->problem, a->batch, fitness, fidelity, a->n_batch);
     if (sp_warm_path_active(&s->path, &a->problem)) return;
-    sp_search_encode_mask(&a->problem, &s->path.current, 0.0, 1.0, s->x);
-    if (a->params.woa.local_search > 0) sp_swap_search_recenter(&s->ls, &s->path.current);
+    sp_search_encode_mask(&a->problem, &s->path.beam[0], 0.0, 1.0, s->x);
+    if (a->params.woa.local_search > 0) sp_swap_search_recenter(&s->ls, &s->path.beam[0]);
 }
 
 static int woa_observe(sp_algorithm *a, const double *fitness, const int *fidelity, sp_error *err)

@@ -40,7 +40,7 @@ void sp_warm_path_init(sp_warm_path *w, int P, int m, int W)
     w->P = P;
     w->m = m;
     w->W = W;
-    w->current_fit = NAN;
+    w->n_beam = 1; /* the empty mask, fitness 0 (memset) */
     w->harm = sp_xmalloc((size_t)P * sizeof(double));
     for (int d = 0; d < P; d++) w->harm[d] = NAN;
 }
@@ -77,9 +77,8 @@ int sp_warm_path_propose(const sp_warm_path *w, const sp_search_problem *p, sp_c
     /* Step 1: every slot. Later, for each mask of the beam: the m slots off it with the lowest
      * latest harm (ties: lower slot); never scored ones (at full fidelity: successive halving
      * dropped them, or the step was cut short) last; a mask two beam members share once. */
-    int members = w->step == 0 ? 1 : w->n_beam;
-    for (int b = 0; b < members; b++) {
-        const sp_mask *base = w->step == 0 ? &w->current : &w->beam[b];
+    for (int b = 0; b < w->n_beam; b++) {
+        const sp_mask *base = &w->beam[b];
         uint8_t taken[SP_MAX_LAYERS] = {0};
         int want = w->step == 0 ? P : w->m;
         for (int got = 0; got < want;) {
@@ -109,7 +108,7 @@ int sp_warm_path_propose(const sp_warm_path *w, const sp_search_problem *p, sp_c
 void sp_warm_path_observe(sp_warm_path *w, const sp_search_problem *p, const sp_candidate *c,
                           const double *fitness, const int *fidelity, int n)
 {
-    int full = sp_search_full_fidelity(p), members = w->step == 0 ? 1 : w->n_beam;
+    int full = sp_search_full_fidelity(p);
     /* The new beam: the W best full-fidelity candidates (ties: first proposed). */
     int order[SP_WARM_BEAM_MAX], n_new = 0;
     for (int i = 0; i < n; i++) {
@@ -124,8 +123,8 @@ void sp_warm_path_observe(sp_warm_path *w, const sp_search_problem *p, const sp_
     if (n_new == 0) return; /* nothing usable: the step is proposed again */
     /* The slot each candidate adds to the beam mask it extends (the first, when two do), and
      * its fresh harm f(S + d) - f(S) — the lowest when several are measured; step 1 has no
-     * f(dense) yet, so its harms are the raw fitnesses f({d}) (one common offset: ranks are
-     * exact). */
+     * f(dense) yet, so its harms are the raw fitnesses f({d}), f(empty) being taken as 0 (one
+     * common offset: ranks are exact). */
     double fresh[SP_MAX_LAYERS];
     for (int d = 0; d < w->P; d++) fresh[d] = NAN;
     double dense_sum = 0.0;
@@ -134,8 +133,8 @@ void sp_warm_path_observe(sp_warm_path *w, const sp_search_problem *p, const sp_
         if (fidelity[i] != full || !isfinite(fitness[i])) continue;
         int slot = -1;
         double parent = NAN;
-        for (int b = 0; b < members && slot < 0; b++) {
-            const sp_mask *base = w->step == 0 ? &w->current : &w->beam[b];
+        for (int b = 0; b < w->n_beam && slot < 0; b++) {
+            const sp_mask *base = &w->beam[b];
             int extra = -1, n_extra = 0, subset = 1;
             for (int d = 0; d < w->P && subset; d++) {
                 int in_c = sp_mask_test(&c[i].mask, p->prunable[d]);
@@ -143,7 +142,7 @@ void sp_warm_path_observe(sp_warm_path *w, const sp_search_problem *p, const sp_
                 if (in_b && !in_c) subset = 0;
                 else if (in_c && !in_b) extra = d, n_extra++;
             }
-            if (subset && n_extra == 1) slot = extra, parent = w->step == 0 ? 0.0 : w->beam_fit[b];
+            if (subset && n_extra == 1) slot = extra, parent = w->beam_fit[b];
         }
         if (slot < 0) continue; /* not an extension of the beam (never proposed) */
         double h = fitness[i] - parent;
@@ -164,8 +163,6 @@ void sp_warm_path_observe(sp_warm_path *w, const sp_search_problem *p, const sp_
         w->beam[b] = c[order[b]].mask;
         w->beam_fit[b] = fitness[order[b]];
     }
-    w->current = w->beam[0];
-    w->current_fit = w->beam_fit[0];
     w->step++;
 }
 
@@ -210,7 +207,7 @@ int sp_warm_path_load(sp_warm_path *w, const sp_search_problem *p, const char *n
     if (step[2] < 1 || step[2] > SP_WARM_BEAM_MAX)
         return sp_error_set(err, "state: %s/path_step: beam %lld outside [1, %d]", name,
                             (long long)step[2], SP_WARM_BEAM_MAX);
-    if (step[3] < (step[0] > 0) || step[3] > (step[0] > 0 ? step[2] : 0))
+    if (step[3] < 1 || step[3] > (step[0] > 0 ? step[2] : 1))
         return sp_error_set(err, "state: %s/path_step: %lld beam masks at step %lld (beam %lld)",
                             name, (long long)step[3], (long long)step[0], (long long)step[2]);
     GET("path_beam", sp_state_get_i64(st, key, (size_t)step[2], SP_MASK_WORDS, bw, err));
@@ -233,11 +230,5 @@ int sp_warm_path_load(sp_warm_path *w, const sp_search_problem *p, const char *n
     w->m = (int)step[1];
     w->W = (int)step[2];
     w->n_beam = (int)step[3];
-    sp_mask_clear(&w->current);
-    w->current_fit = NAN;
-    if (w->n_beam > 0) {
-        w->current = w->beam[0];
-        w->current_fit = w->beam_fit[0];
-    }
     return 0;
 }

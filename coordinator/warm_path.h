@@ -22,12 +22,12 @@
 typedef struct {
     int P, m;           /* prunable slots; candidates per beam mask and step after the first (0 =
                            no path) */
-    int W, n_beam;      /* beam width 1..SP_WARM_BEAM_MAX; masks the beam holds (0 at step 0) */
+    int W, n_beam;      /* beam width 1..SP_WARM_BEAM_MAX; masks the beam holds */
     int64_t step;       /* layers on the path so far, 0..k (k: finished) */
-    sp_mask beam[SP_WARM_BEAM_MAX]; /* the last step's W best masks, best first */
-    double beam_fit[SP_WARM_BEAM_MAX];
-    sp_mask current;    /* beam[0]: the path's removed layers */
-    double current_fit; /* f(current) (NaN at step 0) */
+    sp_mask beam[SP_WARM_BEAM_MAX]; /* the last step's W best masks, best first (beam[0]: the
+                                       path's removed layers); at step 0 the empty mask alone */
+    double beam_fit[SP_WARM_BEAM_MAX]; /* their fitness; 0 for the empty mask, so that step-1
+                                          harms are the raw fitnesses f({d}) */
     double *harm;       /* [P] latest marginal harm of adding slot d, f(S + d) - f(S) for a beam
                            mask S (the lowest when several were measured in one step; NaN: never
                            scored); after step 1 the raw f({d}), turned into harms at step 2 with

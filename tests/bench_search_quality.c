@@ -1,8 +1,8 @@
 /* bench_search_quality.c — search quality at equal unique evaluations (issues 5, 20): PSO and WOA
  * (defaults, and plain: local_search 0) against SLEB-style greedy (at its own evaluation count B)
- * and EvoPress-style EVO (at 2B; PSO / WOA and their no-path variants are run with budget B for
- * the @B columns and with 2B for the rest, since the greedy path's beam is planned from the
- * budget; plain and marginal-LS runs stop at B), 5 seeds, on the tiny-brown-24L fixture (mean NLL of the first
+ * and EvoPress-style EVO (at 2B; PSO / WOA are run with budget B for the @B columns and with 2B
+ * for the rest, since the greedy path's beam is planned from the budget; the no-path variants'
+ * @B values are their 2B runs' prefixes; plain and marginal-LS runs stop at B), 5 seeds, on the tiny-brown-24L fixture (mean NLL of the first
  * N_SEQ golden sequences x N_TOK tokens) or SmolLM2-135M (mean KL(dense || pruned) on the first
  * N_TOK tokens of a fixed text). One mask -> fitness map per (model, fidelity), shared by every
  * method, seed and k, and kept in a file, so a mask is forwarded once across runs.
@@ -175,8 +175,13 @@ static method methods[] = {{.name = "PSO", .kind = SP_ALG_PSO},
                            {.name = "EvoPress-style", .kind = SP_ALG_EVO}};
 enum { N_METHODS = sizeof methods / sizeof methods[0], M_EVO = N_METHODS - 1 };
 
-/* 1 when the method runs to 2B with a budget-B run beside (what it reaches when given B). */
-static int has_b_run(const method *m) { return !m->plain && !m->marginal && m->kind != SP_ALG_EVO; }
+/* 1 when the method runs to 2B with a budget-B run beside (what it reaches when given B): the
+ * defaults, whose greedy path is planned from the budget; without a path the budget-B run is
+ * the 2B run's prefix. */
+static int has_b_run(const method *m)
+{
+    return !m->plain && !m->marginal && !m->no_path && m->kind != SP_ALG_EVO;
+}
 
 /* The trace that gives a method's value at n evaluations: its budget-B run at n <= B, when it
  * has one (a search may plan by its budget: the greedy path's beam does). */
@@ -435,8 +440,8 @@ int main(int argc, char **argv)
     sp_fitness_cache_init(&b.cache);
     cache_open(&b, cache);
     printf("%d seeds; SLEB's evaluation count B per k; PSO / WOA / EvoPress-style run to 2B "
-           "unique evaluations (PSO / WOA and their no-path variants also run with budget B for the "
-           "@B columns; plain and marginal-LS ones to B); PSO and WOA with "
+           "unique evaluations (PSO / WOA also run with budget B for the @B columns; plain and "
+           "marginal-LS ones to B); PSO and WOA with "
            "their job defaults, \"plain\" = local_search 0\n", seeds);
     for (int i = 0; i < n_k; i++) bench_k(&b, smol ? "SmolLM2-135M" : "fixture", ks[i], seeds,
                                           check && !smol);
